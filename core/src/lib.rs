@@ -1,1 +1,14 @@
-//! Pure core.
+//! The pure core of gobench: everything that can be decided without running
+//! a process, touching the network or reading the clock.
+//!
+//! Architecture invariant: nothing in this crate spawns a process, opens a
+//! socket, reads the clock or touches the file system outside tests. The
+//! `xtask` crate is the shell that does those things and feeds the results in.
+
+pub mod config;
+pub mod containerfile;
+pub mod goversion;
+pub mod hash;
+pub mod lock;
+pub mod plan;
+pub mod refname;

@@ -1,0 +1,495 @@
+//! `toolchains.toml`: the pins file. Parsing, defaults and validation.
+//!
+//! Every value that later reaches a Containerfile or a command line is
+//! validated here, once, with the file position of the offending value, so
+//! downstream code can trust a [`Config`].
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::refname;
+
+/// Upstream Go, used when a `[[go]]` entry has no `url`.
+pub const UPSTREAM_GO: &str = "https://go.googlesource.com/go";
+/// Upstream etcd, used when an etcd `[[workload]]` has no `url`.
+pub const UPSTREAM_ETCD: &str = "https://github.com/etcd-io/etcd";
+
+/// The only schema version of `toolchains.toml` this toolkit reads.
+pub const CONFIG_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub version: Spanned<u32>,
+    pub base: Base,
+    pub go: Vec<GoSource>,
+    #[serde(default)]
+    pub workload: Vec<Workload>,
+    #[serde(default)]
+    pub benchmark: Vec<Benchmark>,
+    pub matrix: Matrix,
+    #[serde(default)]
+    pub modules: Modules,
+    #[serde(default)]
+    pub run: RunSettings,
+    pub upload: Option<Upload>,
+    #[serde(default)]
+    pub detect: Detect,
+}
+
+/// The image every toolchain image starts `FROM`, and the bootstrap Go
+/// toolchains inside it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Base {
+    /// Image reference without digest, e.g. `localhost/gobench/base:bookworm`.
+    pub image: Spanned<String>,
+    /// Content digest the reference is pinned to (`sha256:<64 hex>`).
+    pub digest: Spanned<String>,
+    /// sha256 of the rootfs tarball a local base image was imported from.
+    pub rootfs_sha256: Option<String>,
+    pub bootstrap: Vec<Bootstrap>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Bootstrap {
+    /// Go version of the bootstrap toolchain, e.g. `1.27.3`.
+    pub version: String,
+    /// Its GOROOT inside the base image.
+    pub goroot: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoSource {
+    pub name: Spanned<String>,
+    /// Branch, tag or commit SHA.
+    #[serde(rename = "ref")]
+    pub git_ref: Spanned<String>,
+    pub url: Option<Spanned<String>>,
+}
+
+impl GoSource {
+    pub fn url(&self) -> &str {
+        self.url.as_ref().map_or(UPSTREAM_GO, |u| u.get_ref())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKind {
+    /// etcd and its `tools/benchmark` client, built from a git repository.
+    Etcd,
+    /// Benchmarks of the built toolchain's own standard library; needs no
+    /// source and no network.
+    GoStd,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub name: Spanned<String>,
+    pub kind: WorkloadKind,
+    pub url: Option<Spanned<String>>,
+    /// Branches, tags or SHAs of the workload repository (etcd only).
+    #[serde(default)]
+    pub refs: Vec<Spanned<String>>,
+    /// Shell steps run in the source tree after go.mod patching (etcd only).
+    #[serde(default)]
+    pub build: Vec<String>,
+    /// Extra flags for the etcd server (etcd only).
+    #[serde(default)]
+    pub server_flags: Vec<String>,
+    /// Standard library packages whose test binaries are built (go-std only).
+    #[serde(default)]
+    pub packages: Vec<Spanned<String>>,
+}
+
+impl Workload {
+    pub fn url(&self) -> Option<&str> {
+        match (&self.url, self.kind) {
+            (Some(url), _) => Some(url.get_ref()),
+            (None, WorkloadKind::Etcd) => Some(UPSTREAM_ETCD),
+            (None, WorkloadKind::GoStd) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Benchmark {
+    pub name: Spanned<String>,
+    pub workload: Spanned<String>,
+    /// Arguments of the benchmark client (etcd) or the test binary (go-std).
+    pub args: Vec<String>,
+    /// go-std: the package whose test binary runs the benchmark.
+    pub package: Option<Spanned<String>>,
+    pub runs: u32,
+    /// A run that takes longer is killed and recorded as invalid.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+fn default_timeout_secs() -> u64 {
+    900
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matrix {
+    /// Names of `[[go]]` entries.
+    pub go: Vec<Spanned<String>>,
+    /// Names of `[[benchmark]]` entries; each runs on every ref of its workload.
+    pub benchmarks: Vec<Spanned<String>>,
+}
+
+/// What to do with the `go` and `toolchain` lines of a workload's go.mod and
+/// go.work files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ModPolicy {
+    /// Leave the files alone.
+    Keep,
+    /// Set the `go` line to the toolchain's own version.
+    Toolchain,
+    /// Set the `go` line to this version.
+    Fixed(String),
+}
+
+impl<'de> Deserialize<'de> for ModPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "keep" => Ok(ModPolicy::Keep),
+            "toolchain" => Ok(ModPolicy::Toolchain),
+            v if is_go_directive_version(v) => Ok(ModPolicy::Fixed(v.to_string())),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected \"keep\", \"toolchain\" or a go version such as \"1.24.0\", found {s:?}"
+            ))),
+        }
+    }
+}
+
+fn is_go_directive_version(v: &str) -> bool {
+    let mut parts = v.split('.');
+    parts.next() == Some("1")
+        && v.split('.').count() <= 3
+        && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && v.contains('.')
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Modules {
+    #[serde(default = "default_policy")]
+    pub policy: ModPolicy,
+    pub goproxy: Option<Spanned<String>>,
+    pub goflags: Option<Spanned<String>>,
+    pub gonosumdb: Option<Spanned<String>>,
+    /// A host directory laid out like GOMODCACHE (`cache/download` inside),
+    /// mounted read-only and used as `GOPROXY=file://...` for workload builds.
+    pub cache: Option<String>,
+}
+
+fn default_policy() -> ModPolicy {
+    ModPolicy::Toolchain
+}
+
+impl Default for Modules {
+    fn default() -> Self {
+        Modules { policy: default_policy(), goproxy: None, goflags: None, gonosumdb: None, cache: None }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    /// CPUs for the server container (`--cpuset-cpus`), e.g. `"0"`.
+    pub server_cpus: Option<String>,
+    /// CPUs for the client container, e.g. `"1"`.
+    pub client_cpus: Option<String>,
+    /// Where the etcd data directory lives: a fresh `tmpfs` per run (default)
+    /// or a fresh podman `volume`.
+    #[serde(default)]
+    pub data_dir: DataDir,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataDir {
+    #[default]
+    Tmpfs,
+    Volume,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    pub url: String,
+    pub test: String,
+    pub owner: String,
+    #[serde(default = "default_access")]
+    pub access: String,
+    /// Overrides the `$schema` of the uploaded documents.
+    pub schema: Option<String>,
+    /// A file holding the API key, readable only by its owner; the
+    /// `HORREUM_API_KEY` environment variable takes precedence.
+    pub api_key_file: Option<String>,
+}
+
+fn default_access() -> String {
+    "PUBLIC".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Detect {
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    #[serde(default = "default_window")]
+    pub window: usize,
+    #[serde(default = "default_min_previous")]
+    pub min_previous: usize,
+    #[serde(default)]
+    pub aggregation: Aggregation,
+    /// A series with no new valid result for this many days is reported.
+    #[serde(default = "default_max_age_days")]
+    pub max_age_days: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    #[default]
+    Mean,
+    Min,
+    Max,
+}
+
+fn default_threshold() -> f64 {
+    0.10
+}
+fn default_window() -> usize {
+    5
+}
+fn default_min_previous() -> usize {
+    10
+}
+fn default_max_age_days() -> u32 {
+    7
+}
+
+impl Default for Detect {
+    fn default() -> Self {
+        Detect {
+            threshold: default_threshold(),
+            window: default_window(),
+            min_previous: default_min_previous(),
+            aggregation: Aggregation::Mean,
+            max_age_days: default_max_age_days(),
+        }
+    }
+}
+
+/// A problem in a TOML file, with the byte range it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// The offending source line, for display.
+    pub source_line: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        if !self.source_line.is_empty() {
+            write!(f, "\n  | {}\n  | {:>width$}", self.source_line, "^", width = self.column)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    pub fn at(file: &str, text: &str, span: Option<Range<usize>>, message: impl Into<String>) -> ConfigError {
+        let offset = span.map_or(0, |s| s.start).min(text.len());
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = text[line_start..offset].chars().count() + 1;
+        let source_line = text[line_start..].lines().next().unwrap_or("").to_string();
+        ConfigError { file: file.to_string(), line, column, message: message.into(), source_line }
+    }
+}
+
+/// Parses and validates a pins file. `file` is only used in messages.
+pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim_end().to_string();
+        ConfigError::at(file, text, e.span(), message)
+    })?;
+    let err = |span: Range<usize>, msg: String| ConfigError::at(file, text, Some(span), msg);
+    validate(&config).map_err(|(span, msg)| err(span, msg))?;
+    Ok(config)
+}
+
+type Invalid = (Range<usize>, String);
+
+fn validate(c: &Config) -> Result<(), Invalid> {
+    if *c.version.get_ref() != CONFIG_VERSION {
+        return Err((
+            c.version.span(),
+            format!("unsupported version {}, this toolkit reads version {CONFIG_VERSION}", c.version.get_ref()),
+        ));
+    }
+    validate_base(&c.base)?;
+
+    let mut go_names = BTreeSet::new();
+    for go in &c.go {
+        check_name(&go.name)?;
+        if !go_names.insert(go.name.get_ref().as_str()) {
+            return Err(dup("go", &go.name));
+        }
+        check(&go.git_ref, refname::check_ref)?;
+        if let Some(url) = &go.url {
+            check(url, refname::check_url)?;
+        }
+    }
+
+    let mut workload_names = BTreeSet::new();
+    for w in &c.workload {
+        check_name(&w.name)?;
+        if !workload_names.insert(w.name.get_ref().as_str()) {
+            return Err(dup("workload", &w.name));
+        }
+        if let Some(url) = &w.url {
+            check(url, refname::check_url)?;
+        }
+        for r in &w.refs {
+            check(r, refname::check_ref)?;
+        }
+        for p in &w.packages {
+            check(p, refname::check_package)?;
+        }
+        match w.kind {
+            WorkloadKind::Etcd => {
+                if w.refs.is_empty() {
+                    return Err((w.name.span(), "an etcd workload needs at least one entry in `refs`".into()));
+                }
+                if !w.packages.is_empty() {
+                    return Err((w.packages[0].span(), "`packages` is only for go-std workloads".into()));
+                }
+            }
+            WorkloadKind::GoStd => {
+                if let Some(r) = w.refs.first() {
+                    return Err((r.span(), "a go-std workload has no `refs`: it benchmarks the toolchain itself".into()));
+                }
+                if let Some(url) = &w.url {
+                    return Err((url.span(), "a go-std workload has no `url`: it benchmarks the toolchain itself".into()));
+                }
+                if w.packages.is_empty() {
+                    return Err((w.name.span(), "a go-std workload needs at least one entry in `packages`".into()));
+                }
+            }
+        }
+    }
+
+    let mut bench_names = BTreeSet::new();
+    for b in &c.benchmark {
+        check_name(&b.name)?;
+        if !bench_names.insert(b.name.get_ref().as_str()) {
+            return Err(dup("benchmark", &b.name));
+        }
+        let Some(w) = c.workload.iter().find(|w| w.name.get_ref() == b.workload.get_ref()) else {
+            return Err(unknown("workload", &b.workload, &workload_names));
+        };
+        if b.runs == 0 {
+            return Err((b.name.span(), format!("benchmark `{}` has `runs = 0`; it needs at least 1", b.name.get_ref())));
+        }
+        match (w.kind, &b.package) {
+            (WorkloadKind::GoStd, None) => {
+                return Err((b.name.span(), "a go-std benchmark needs `package`, one of its workload's packages".into()))
+            }
+            (WorkloadKind::GoStd, Some(p)) if !w.packages.iter().any(|q| q.get_ref() == p.get_ref()) => {
+                return Err((p.span(), format!("package {:?} is not in the `packages` of workload `{}`", p.get_ref(), w.name.get_ref())))
+            }
+            (WorkloadKind::Etcd, Some(p)) => return Err((p.span(), "`package` is only for go-std benchmarks".into())),
+            _ => {}
+        }
+    }
+
+    for g in &c.matrix.go {
+        if !go_names.contains(g.get_ref().as_str()) {
+            return Err(unknown("go", g, &go_names));
+        }
+    }
+    for b in &c.matrix.benchmarks {
+        if !bench_names.contains(b.get_ref().as_str()) {
+            return Err(unknown("benchmark", b, &bench_names));
+        }
+    }
+    for value in [&c.modules.goproxy, &c.modules.goflags, &c.modules.gonosumdb].into_iter().flatten() {
+        check(value, refname::check_env_value)?;
+    }
+    Ok(())
+}
+
+fn validate_base(base: &Base) -> Result<(), Invalid> {
+    check(&base.image, refname::check_image)?;
+    let d = base.digest.get_ref();
+    let hex = d.strip_prefix("sha256:").unwrap_or("");
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        return Err((base.digest.span(), format!("expected a digest `sha256:<64 lowercase hex>`, found {d:?}")));
+    }
+    if base.bootstrap.is_empty() {
+        return Err((base.image.span(), "the base image needs at least one `[[base.bootstrap]]` Go".into()));
+    }
+    for b in &base.bootstrap {
+        if crate::goversion::parse_release(&format!("go{}", b.version)).is_none() {
+            return Err((base.image.span(), format!("bootstrap version {:?} is not a Go release such as \"1.27.3\"", b.version)));
+        }
+        refname::check_path(&b.goroot).map_err(|m| (base.image.span(), format!("bootstrap goroot: {m}")))?;
+    }
+    Ok(())
+}
+
+fn check(value: &Spanned<String>, f: fn(&str) -> Result<(), String>) -> Result<(), Invalid> {
+    f(value.get_ref()).map_err(|m| (value.span(), m))
+}
+
+fn check_name(name: &Spanned<String>) -> Result<(), Invalid> {
+    check(name, refname::check_name)
+}
+
+fn dup(what: &str, name: &Spanned<String>) -> Invalid {
+    (name.span(), format!("duplicate {what} name `{}`", name.get_ref()))
+}
+
+fn unknown(what: &str, name: &Spanned<String>, known: &BTreeSet<&str>) -> Invalid {
+    let known: Vec<_> = known.iter().map(|k| format!("`{k}`")).collect();
+    (name.span(), format!("unknown {what} `{}`; known: {}", name.get_ref(), known.join(", ")))
+}
+
+impl Config {
+    pub fn go_source(&self, name: &str) -> Option<&GoSource> {
+        self.go.iter().find(|g| g.name.get_ref() == name)
+    }
+    pub fn workload(&self, name: &str) -> Option<&Workload> {
+        self.workload.iter().find(|w| w.name.get_ref() == name)
+    }
+    pub fn benchmark(&self, name: &str) -> Option<&Benchmark> {
+        self.benchmark.iter().find(|b| b.name.get_ref() == name)
+    }
+    /// The image reference pinned by digest, as it appears after `FROM`.
+    pub fn base_reference(&self) -> String {
+        format!("{}@{}", self.base.image.get_ref(), self.base.digest.get_ref())
+    }
+}

@@ -1,0 +1,225 @@
+//! The build plan: from a config and its lock to the images the matrix needs
+//! (each with its Containerfile and hash) and the cells that run on them.
+//!
+//! Architecture invariant: a plan is a pure function of (config, lock). The
+//! same pins give the same hashes on any machine, at any time.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::{Config, WorkloadKind};
+use crate::containerfile::{self, ModuleEnv};
+use crate::goversion;
+use crate::hash::{ImageInputs, RECIPE_VERSION};
+use crate::lock::Lock;
+
+/// Image names are `localhost/<IMAGE_PREFIX>/<go|workload>:<hash>`.
+pub const IMAGE_PREFIX: &str = "localhost/gobench";
+/// The label that carries the input hash on every image we build.
+pub const HASH_LABEL: &str = "io.gobench.image.hash";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageKind {
+    GoToolchain,
+    Workload,
+}
+
+/// A git mirror a build reads: the source `url` mounted at `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceMount {
+    pub url: String,
+    pub target: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Image {
+    pub hash: String,
+    pub kind: ImageKind,
+    /// Human-readable, e.g. `go master` or `etcd release-3.6 on go master`.
+    pub title: String,
+    pub tag: String,
+    pub containerfile: String,
+    pub inputs: ImageInputs,
+    /// Hash of the image this one is built `FROM`.
+    pub parent: Option<String>,
+    pub sources: Vec<SourceMount>,
+    /// Whether the build needs the module cache mounted.
+    pub modcache: bool,
+}
+
+/// One (Go ref, workload ref, benchmark) point of the matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    pub go: String,
+    pub workload: String,
+    /// The workload ref; `None` for go-std, which has no source of its own.
+    pub workload_ref: Option<String>,
+    pub benchmark: String,
+    /// Hash of the image the cell runs in.
+    pub image: String,
+    /// Hash of its Go toolchain image.
+    pub toolchain: String,
+}
+
+impl Cell {
+    /// `go/workload@ref/benchmark`, used in selectors, messages and file names.
+    pub fn id(&self) -> String {
+        match &self.workload_ref {
+            Some(r) => format!("{}/{}@{}/{}", self.go, self.workload, r, self.benchmark),
+            None => format!("{}/{}/{}", self.go, self.workload, self.benchmark),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Toolchain images first, then workload images: a parent always comes
+    /// before its children. No hash appears twice.
+    pub images: Vec<Image>,
+    pub cells: Vec<Cell>,
+}
+
+impl Plan {
+    pub fn image(&self, hash: &str) -> Option<&Image> {
+        self.images.iter().find(|i| i.hash == hash)
+    }
+}
+
+pub fn image_tag(kind_name: &str, hash: &str) -> String {
+    format!("{IMAGE_PREFIX}/{kind_name}:{hash}")
+}
+
+/// Builds the plan for the whole matrix. Fails when the lock does not cover
+/// the config or no bootstrap can build a Go version.
+pub fn plan(config: &Config, lock: &Lock) -> Result<Plan, String> {
+    let missing = lock.missing(config);
+    if !missing.is_empty() {
+        return Err(format!("toolchains.lock is stale, it does not cover: {}; run `cargo xtask lock`", missing.join(", ")));
+    }
+    let mut images: BTreeMap<String, Image> = BTreeMap::new();
+    let mut toolchains = Vec::new();
+    let mut workloads = Vec::new();
+    let mut cells = Vec::new();
+    let base_ref = config.base_reference();
+
+    for go_name in &config.matrix.go {
+        let go = lock.go_entry(go_name.get_ref()).expect("checked by missing()");
+        let minor = go.minor;
+        let need = goversion::min_bootstrap_minor(minor);
+        let bootstrap = config
+            .base
+            .bootstrap
+            .iter()
+            .filter_map(|b| Some((goversion::parse_release(&format!("go{}", b.version))?, b)))
+            .filter(|(r, _)| r.minor >= need)
+            .min_by_key(|(r, _)| *r)
+            .map(|(_, b)| b)
+            .ok_or_else(|| {
+                format!("go `{}` is Go 1.{minor}, which needs a bootstrap Go 1.{need} or newer; add one to [[base.bootstrap]]", go.name)
+            })?;
+        let text = containerfile::toolchain(&base_ref, go, bootstrap);
+        let inputs = ImageInputs {
+            recipe: RECIPE_VERSION,
+            kind: "go-toolchain".into(),
+            containerfile: text.clone(),
+            shas: BTreeMap::from([("go".to_string(), go.sha.clone())]),
+            base: base_ref.clone(),
+            bootstrap: format!("go{} {}", bootstrap.version, bootstrap.goroot),
+            build_args: BTreeMap::new(),
+            parent: None,
+        };
+        let tc_hash = inputs.hash();
+        let tc_tag = image_tag("go", &tc_hash);
+        toolchains.push(tc_hash.clone());
+        images.entry(tc_hash.clone()).or_insert_with(|| Image {
+            hash: tc_hash.clone(),
+            kind: ImageKind::GoToolchain,
+            title: format!("go {} ({})", go.name, &go.sha[..12]),
+            tag: tc_tag.clone(),
+            containerfile: text,
+            inputs,
+            parent: None,
+            sources: vec![SourceMount { url: go.url.clone(), target: containerfile::GO_MIRROR }],
+            modcache: false,
+        });
+
+        for bench_name in &config.matrix.benchmarks {
+            let bench = config.benchmark(bench_name.get_ref()).expect("validated");
+            let w = config.workload(bench.workload.get_ref()).expect("validated");
+            let refs: Vec<Option<&str>> = match w.kind {
+                WorkloadKind::Etcd => w.refs.iter().map(|r| Some(r.get_ref().as_str())).collect(),
+                WorkloadKind::GoStd => vec![None],
+            };
+            for wref in refs {
+                let (text, shas, sources, modcache) = match wref {
+                    Some(r) => {
+                        let lw = lock.workload_entry(w.name.get_ref(), r).expect("checked by missing()");
+                        let env = ModuleEnv {
+                            goproxy: config.modules.goproxy.as_ref().map(|s| s.get_ref().clone()),
+                            goflags: config.modules.goflags.as_ref().map(|s| s.get_ref().clone()),
+                            gonosumdb: config.modules.gonosumdb.as_ref().map(|s| s.get_ref().clone()),
+                            cache: config.modules.cache.is_some(),
+                        };
+                        let target = containerfile::policy_target(&config.modules.policy, &go.version());
+                        let text = containerfile::etcd(&tc_tag, lw, &w.build, target.as_deref(), &env);
+                        let shas = BTreeMap::from([("go".to_string(), go.sha.clone()), ("workload".to_string(), lw.sha.clone())]);
+                        let sources = vec![SourceMount { url: lw.url.clone(), target: containerfile::WORKLOAD_MIRROR }];
+                        (text, shas, sources, env.cache)
+                    }
+                    None => {
+                        let packages: Vec<String> = w.packages.iter().map(|p| p.get_ref().clone()).collect();
+                        let text = containerfile::go_std(&tc_tag, &packages);
+                        (text, BTreeMap::from([("go".to_string(), go.sha.clone())]), vec![], false)
+                    }
+                };
+                let inputs = ImageInputs {
+                    recipe: RECIPE_VERSION,
+                    kind: "workload".into(),
+                    containerfile: text.clone(),
+                    shas,
+                    base: base_ref.clone(),
+                    bootstrap: format!("go{} {}", bootstrap.version, bootstrap.goroot),
+                    build_args: BTreeMap::new(),
+                    parent: Some(tc_hash.clone()),
+                };
+                let hash = inputs.hash();
+                let title = match wref {
+                    Some(r) => format!("{} {r} on go {}", w.name.get_ref(), go.name),
+                    None => format!("{} on go {}", w.name.get_ref(), go.name),
+                };
+                if !images.contains_key(&hash) {
+                    workloads.push(hash.clone());
+                }
+                images.entry(hash.clone()).or_insert_with(|| Image {
+                    hash: hash.clone(),
+                    kind: ImageKind::Workload,
+                    title,
+                    tag: image_tag(w.name.get_ref(), &hash),
+                    containerfile: text,
+                    inputs,
+                    parent: Some(tc_hash.clone()),
+                    sources,
+                    modcache,
+                });
+                cells.push(Cell {
+                    go: go.name.clone(),
+                    workload: w.name.get_ref().clone(),
+                    workload_ref: wref.map(String::from),
+                    benchmark: bench.name.get_ref().clone(),
+                    image: hash,
+                    toolchain: tc_hash.clone(),
+                });
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let images = toolchains
+        .into_iter()
+        .chain(workloads)
+        .filter(|h| seen.insert(h.clone()))
+        .map(|h| images.remove(&h).expect("every ordered hash has an image"))
+        .collect();
+    Ok(Plan { images, cells })
+}
