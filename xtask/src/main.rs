@@ -1,1 +1,44 @@
-fn main() {}
+//! `cargo xtask`: the command-line shell around `gobench-core`.
+//!
+//! Parses flags, changes to the project root and dispatches; each subcommand
+//! lives in its own module.
+
+mod flags;
+mod gen;
+mod git;
+mod lock;
+mod paths;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let flags = flags::Xtask::parse();
+    match run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(flags: flags::Xtask) -> anyhow::Result<()> {
+    let sh = xshell::Shell::new()?;
+    let paths = paths::Paths::new(flags.global.config.as_deref())?;
+    match flags.cmd {
+        flags::Cmd::Lock(cmd) => cmd.run(&sh, &paths),
+        flags::Cmd::Gen(cmd) => cmd.run(&paths),
+        flags::Cmd::Bench(_)
+        | flags::Cmd::Bisect(_)
+        | flags::Cmd::Reproduce(_)
+        | flags::Cmd::Compare(_)
+        | flags::Cmd::Detect(_)
+        | flags::Cmd::Report(_)
+        | flags::Cmd::Upload(_)
+        | flags::Cmd::Serve(_) => {
+            anyhow::bail!("this command is not implemented yet; see the open issues")
+        }
+    }
+}

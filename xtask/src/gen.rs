@@ -1,0 +1,59 @@
+//! `cargo xtask gen`: write the Containerfile and hash inputs of every image
+//! the matrix needs to `containerfiles/`.
+
+use anyhow::Result;
+use gobench_core::plan::{self, Plan};
+
+use crate::flags;
+use crate::paths::{write_atomic, Paths};
+
+impl flags::Gen {
+    pub fn run(self, paths: &Paths) -> Result<()> {
+        let (config, lock) = paths.load_pinned()?;
+        let plan = plan::plan(&config, &lock).map_err(anyhow::Error::msg)?;
+        if self.check {
+            let stale = stale_files(paths, &plan);
+            anyhow::ensure!(stale.is_empty(), "generated files are missing or stale: {}; run `cargo xtask gen`", stale.join(", "));
+            println!("{} images, all Containerfiles current", plan.images.len());
+            return Ok(());
+        }
+        write_all(paths, &plan)?;
+        for image in &plan.images {
+            println!("{:<12} {} {}", serde_json::to_value(image.kind)?.as_str().unwrap_or("?"), &image.hash[..16], image.title);
+        }
+        println!("wrote {} images to {}", plan.images.len(), paths.containerfiles.display());
+        Ok(())
+    }
+}
+
+/// The two files of an image: the Containerfile, and the canonical inputs
+/// whose SHA-256 is the hash.
+fn files(image: &plan::Image) -> [(String, String); 2] {
+    [
+        (format!("{}.Containerfile", image.hash), image.containerfile.clone()),
+        (format!("{}.json", image.hash), image.inputs.canonical()),
+    ]
+}
+
+/// Writes every image's files; unchanged files are not rewritten. Files of
+/// images no longer in the matrix stay: past results name them.
+pub fn write_all(paths: &Paths, plan: &Plan) -> Result<()> {
+    for image in &plan.images {
+        for (name, text) in files(image) {
+            let path = paths.containerfiles.join(name);
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                write_atomic(&path, text.as_bytes())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn stale_files(paths: &Paths, plan: &Plan) -> Vec<String> {
+    plan.images
+        .iter()
+        .flat_map(files)
+        .filter(|(name, text)| std::fs::read_to_string(paths.containerfiles.join(name)).ok().as_deref() != Some(text.as_str()))
+        .map(|(name, _)| name)
+        .collect()
+}

@@ -1,0 +1,84 @@
+//! The thin shell around git: bare mirrors of source repositories in the
+//! cache, and reading commits out of them.
+//!
+//! Every source is fetched into one bare mirror per URL (full history, for
+//! bisect), and builds read from the mirror, never from the network.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use gobench_core::hash::sha256_hex;
+use xshell::{cmd, Shell};
+
+/// The mirror directory of a source URL: readable name plus a hash of the URL.
+pub fn mirror_path(cache: &Path, url: &str) -> PathBuf {
+    let stem: String = url
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or("repo")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    cache.join("mirrors").join(format!("{stem}-{}.git", &sha256_hex(url.as_bytes())[..12]))
+}
+
+/// Makes or refreshes the bare mirror of `location` (a URL or an absolute
+/// path) and returns its path.
+pub fn update_mirror(sh: &Shell, cache: &Path, location: &str) -> Result<PathBuf> {
+    let mirror = mirror_path(cache, location);
+    if mirror.join("HEAD").exists() {
+        cmd!(sh, "git --git-dir={mirror} remote update --prune")
+            .quiet()
+            .ignore_stdout()
+            .run()
+            .with_context(|| format!("fetching {location} into {}", mirror.display()))?;
+        return Ok(mirror);
+    }
+    let parent = mirror.parent().expect("mirror has a parent");
+    sh.create_dir(parent).with_context(|| format!("creating {}", parent.display()))?;
+    // Clone next to the final path and rename, so an interrupted clone never
+    // looks like a mirror.
+    let tmp = tempfile::Builder::new().prefix(".clone-").tempdir_in(parent).with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
+    let dest = tmp.path().join("m.git");
+    cmd!(sh, "git clone --quiet --mirror {location} {dest}").quiet().run().with_context(|| format!("cloning {location}"))?;
+    std::fs::rename(&dest, &mirror).with_context(|| format!("moving the clone of {location} to {}", mirror.display()))?;
+    Ok(mirror)
+}
+
+/// The full SHA of the commit a ref (branch, tag, SHA) names in a mirror.
+pub fn resolve(sh: &Shell, mirror: &Path, git_ref: &str, location: &str) -> Result<String> {
+    let spec = format!("{git_ref}^{{commit}}");
+    let out = cmd!(sh, "git --git-dir={mirror} rev-parse --verify --quiet --end-of-options {spec}").quiet().ignore_status().output()?;
+    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || sha.is_empty() {
+        anyhow::bail!("ref `{git_ref}` was not found in {location}; check the branch, tag or commit name in the config");
+    }
+    Ok(sha)
+}
+
+/// The file at `path` in commit `sha`, or `None` if the commit has no such file.
+pub fn show(sh: &Shell, mirror: &Path, sha: &str, path: &str) -> Result<Option<String>> {
+    let spec = format!("{sha}:{path}");
+    let out = cmd!(sh, "git --git-dir={mirror} cat-file -p {spec}").quiet().ignore_status().ignore_stderr().output()?;
+    Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// Every file path in commit `sha`.
+pub fn ls_tree(sh: &Shell, mirror: &Path, sha: &str) -> Result<Vec<String>> {
+    let out = cmd!(sh, "git --git-dir={mirror} ls-tree -r --name-only {sha}").quiet().read().with_context(|| format!("listing the files of {sha}"))?;
+    Ok(out.lines().map(String::from).collect())
+}
+
+/// `git log -n 1 --format=format:FORMAT sha`, with dates in UTC.
+pub fn log1(sh: &Shell, mirror: &Path, sha: &str, format: &str) -> Result<String> {
+    let format = format!("--format=format:{format}");
+    cmd!(sh, "git --git-dir={mirror} log -n 1 {format} {sha}").env("TZ", "UTC").quiet().read().with_context(|| format!("reading commit {sha}"))
+}
+
+/// The committer time of `sha` as RFC 3339 UTC.
+pub fn commit_time(sh: &Shell, mirror: &Path, sha: &str) -> Result<String> {
+    let date = "--date=format-local:%Y-%m-%dT%H:%M:%SZ";
+    cmd!(sh, "git --git-dir={mirror} log -n 1 --format=format:%cd {date} {sha}").env("TZ", "UTC").quiet().read().with_context(|| format!("reading commit {sha}"))
+}

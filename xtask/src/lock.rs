@@ -1,0 +1,73 @@
+//! `cargo xtask lock`: resolve every ref of the pins file to a commit and
+//! record what the Containerfiles need to know about it.
+
+use anyhow::{Context, Result};
+use gobench_core::goversion;
+use gobench_core::lock::{self, Lock, LockedGo, LockedWorkload, ModFile, LOCK_VERSION};
+use xshell::Shell;
+
+use crate::paths::{write_atomic, Paths};
+use crate::{flags, git};
+
+impl flags::Lock {
+    pub fn run(self, sh: &Shell, paths: &Paths) -> Result<()> {
+        let config = paths.load_config()?;
+        if self.check {
+            let lock = paths.load_lock()?;
+            let missing = lock.missing(&config);
+            anyhow::ensure!(missing.is_empty(), "{} is stale: it does not cover {}; run `cargo xtask lock`", paths.lock.display(), missing.join(", "));
+            println!("{} is current", paths.lock.display());
+            return Ok(());
+        }
+        let mut new = Lock { version: LOCK_VERSION, go: Vec::new(), workload: Vec::new() };
+        for w in lock::wanted(&config) {
+            let location = paths.source_location(&w.url);
+            eprintln!("resolving {} `{}` ref `{}` from {}", w.kind, w.name, w.git_ref, w.url);
+            let mirror = git::update_mirror(sh, &paths.cache, &location)?;
+            let sha = git::resolve(sh, &mirror, &w.git_ref, &w.url)?;
+            let commit_time = git::commit_time(sh, &mirror, &sha)?;
+            if w.kind == "go" {
+                new.go.push(lock_go(sh, &mirror, w, sha, commit_time)?);
+            } else {
+                let modules = git::ls_tree(sh, &mirror, &sha)?
+                    .into_iter()
+                    .filter(|p| lock::is_mod_path(p))
+                    .map(|p| Ok(ModFile::parse(&p, &git::show(sh, &mirror, &sha, &p)?.unwrap_or_default())))
+                    .collect::<Result<Vec<_>>>()?;
+                new.workload.push(LockedWorkload { name: w.name, url: w.url, git_ref: w.git_ref, sha, commit_time, modules });
+            }
+        }
+        let text = new.to_toml();
+        // Validate what we are about to write with the same parser readers use.
+        Lock::parse(&text).map_err(|e| anyhow::anyhow!("internal error: the new lock does not parse: {e}"))?;
+        write_atomic(&paths.lock, text.as_bytes())?;
+        for g in &new.go {
+            let kind = match &g.devel {
+                Some(d) => format!("devel `{d}`, built as {}", g.version()),
+                None => "release".to_string(),
+            };
+            println!("go {:<16} {} {} ({kind})", g.name, &g.sha[..12], g.version());
+        }
+        for w in &new.workload {
+            println!("{} {:<13} {} ({} go.mod/go.work files)", w.name, w.git_ref, &w.sha[..12], w.modules.len());
+        }
+        println!("wrote {}", paths.lock.display());
+        Ok(())
+    }
+}
+
+fn lock_go(sh: &Shell, mirror: &std::path::Path, w: lock::Wanted, sha: String, commit_time: String) -> Result<LockedGo> {
+    let goversion_go = git::show(sh, mirror, &sha, "src/internal/goversion/goversion.go")?
+        .with_context(|| format!("{} at {sha} has no src/internal/goversion/goversion.go; is it a Go repository?", w.url))?;
+    let minor = goversion::minor_from_goversion_go(&goversion_go)
+        .with_context(|| format!("src/internal/goversion/goversion.go at {sha} has no `const Version = N` line"))?;
+    let version_file = git::show(sh, mirror, &sha, "VERSION")?.and_then(|v| v.lines().next().map(str::to_string));
+    if let Some(v) = &version_file {
+        anyhow::ensure!(goversion::parse_release(v).is_some(), "VERSION at {sha} says {v:?}, which is not a Go release version");
+    }
+    let devel = match version_file {
+        Some(_) => None,
+        None => Some(goversion::devel_string(minor, &git::log1(sh, mirror, &sha, "%h %cd")?)),
+    };
+    Ok(LockedGo { name: w.name, url: w.url, git_ref: w.git_ref, sha, commit_time, version_file, minor, devel })
+}

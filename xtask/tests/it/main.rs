@@ -1,0 +1,5 @@
+//! The one integration-test binary: runs the real `xtask` binary against
+//! projects made in temporary directories, with real git repositories.
+
+mod pins;
+mod support;

@@ -1,0 +1,192 @@
+//! Test fixtures: git repositories shaped like Go and etcd, made with fixed
+//! authors and dates so their commit SHAs are the same on every machine, and
+//! a runner for the real `xtask` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The checkout under test.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Runs git in `dir` with a fixed identity and clock, ignoring the user's
+/// git configuration.
+pub fn git(dir: &Path, args: &[&str], date: &str) -> String {
+    let out = Command::new("git")
+        .args(["-c", "init.defaultBranch=master", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Gopher")
+        .env("GIT_AUTHOR_EMAIL", "gopher@example.com")
+        .env("GIT_COMMITTER_NAME", "Gopher")
+        .env("GIT_COMMITTER_EMAIL", "gopher@example.com")
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+pub fn commit_all(dir: &Path, message: &str, date: &str) -> String {
+    git(dir, &["add", "-A"], date);
+    git(dir, &["commit", "-q", "-m", message], date);
+    git(dir, &["rev-parse", "HEAD"], date)
+}
+
+/// A repository shaped like upstream Go: `master` is a devel commit of Go
+/// 1.28 (no VERSION file); tag `go1.27.3` on `release-branch.go1.27` has one.
+pub fn go_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q"], "2026-01-01T00:00:00Z");
+    let goversion = |n: u32| format!("// Copyright 2018 The Go Authors.\n\npackage goversion\n\n// Version is the Go 1.x version.\nconst Version = {n}\n");
+    write(&dir.join("src/make.bash"), "#!/usr/bin/env bash\necho fake make.bash\n");
+    write(&dir.join("src/internal/goversion/goversion.go"), &goversion(27));
+    write(&dir.join("README.md"), "# The Go Programming Language\n");
+    commit_all(dir, "all: start of the 1.27 cycle", "2026-02-01T10:00:00Z");
+    git(dir, &["checkout", "-q", "-b", "release-branch.go1.27"], "2026-08-01T00:00:00Z");
+    write(&dir.join("VERSION"), "go1.27.3\ntime 2026-11-04T18:00:00Z\n");
+    commit_all(dir, "[release-branch.go1.27] go1.27.3", "2026-11-04T18:00:00Z");
+    git(dir, &["tag", "go1.27.3"], "2026-11-04T18:00:00Z");
+    git(dir, &["checkout", "-q", "master"], "2026-08-01T00:00:00Z");
+    write(&dir.join("src/internal/goversion/goversion.go"), &goversion(28));
+    commit_all(dir, "internal/goversion: update Version to 1.28", "2026-08-10T09:30:00Z");
+}
+
+/// The go.mod and go.work files of etcd's multi-module tree.
+pub const ETCD_MODULES: &[&str] = &[
+    "go.mod",
+    "api/go.mod",
+    "client/pkg/go.mod",
+    "client/v3/go.mod",
+    "etcdctl/go.mod",
+    "etcdutl/go.mod",
+    "pkg/go.mod",
+    "server/go.mod",
+    "tests/go.mod",
+    "tools/mod/go.mod",
+    "go.work",
+];
+
+/// A repository shaped like etcd: branches `release-3.6` and `main` whose
+/// modules declare different `go` and `toolchain` lines.
+pub fn etcd_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q"], "2026-01-01T00:00:00Z");
+    let tree = |go: &str, toolchain: &str| {
+        for path in ETCD_MODULES {
+            let text = if path.ends_with("go.work") {
+                format!("go {go}\n\ntoolchain {toolchain}\n\nuse (\n\t.\n\t./api\n\t./server\n)\n")
+            } else {
+                let module = path.trim_end_matches("go.mod").trim_end_matches('/');
+                let name = if module.is_empty() { "go.etcd.io/etcd/v3".to_string() } else { format!("go.etcd.io/etcd/{module}/v3") };
+                format!("module {name}\n\ngo {go}\n\ntoolchain {toolchain}\n\nrequire go.etcd.io/bbolt v1.4.3\n")
+            };
+            write(&dir.join(path), &text);
+        }
+        write(&dir.join("Makefile"), "build:\n\t./scripts/build.sh\n");
+        // A module that is test data, not part of the build: left alone.
+        write(&dir.join("tests/testdata/mod/go.mod"), "module example.com/testdata\n\ngo 1.99\n");
+    };
+    tree("1.23.0", "go1.23.4");
+    commit_all(dir, "etcd v3.6.0", "2026-03-01T12:00:00Z");
+    git(dir, &["branch", "release-3.6"], "2026-03-01T12:00:00Z");
+    tree("1.25.0", "go1.25.5");
+    write(&dir.join("server/go.mod"), "module go.etcd.io/etcd/server/v3\n\ngo 1.25.0\n\nrequire go.etcd.io/bbolt v1.4.3\n");
+    commit_all(dir, "*: bump Go to 1.25", "2026-09-01T12:00:00Z");
+    git(dir, &["branch", "-m", "master", "main"], "2026-09-01T12:00:00Z");
+}
+
+/// A project directory with the shipped toolchains.toml, its Go and etcd URLs
+/// pointed at local repositories `go/` and `etcd/` beside it.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn shipped() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        go_repo(&dir.path().join("go"));
+        etcd_repo(&dir.path().join("etcd"));
+        let shipped = std::fs::read_to_string(workspace().join("toolchains.toml")).unwrap();
+        let text = shipped
+            .replace("ref = \"master\"\n", "ref = \"master\"\nurl = \"go\"\n")
+            .replace("ref = \"go1.27.3\"\n", "ref = \"go1.27.3\"\nurl = \"go\"\n")
+            .replace("url = \"https://github.com/etcd-io/etcd\"", "url = \"etcd\"");
+        assert_eq!(text.matches("url = \"go\"").count(), 2, "the shipped Go entries changed shape");
+        assert!(text.contains("url = \"etcd\""), "the shipped etcd entry changed shape");
+        write(&dir.path().join("toolchains.toml"), &text);
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path().join("toolchains.toml")
+    }
+
+    pub fn edit_config(&self, f: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(self.config()).unwrap();
+        write(&self.config(), &f(text));
+    }
+
+    /// Runs `xtask --config <project>/toolchains.toml ARGS`, with a cache
+    /// inside the project.
+    pub fn xtask(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env("GOBENCH_CACHE", self.path().join(".cache"))
+            .output()
+            .unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.xtask(args);
+        assert!(out.status.success(), "xtask {args:?} failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.xtask(args);
+        assert!(!out.status.success(), "xtask {args:?} succeeded but should have failed:\n{}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    /// The generated files, sorted by name, with their text.
+    pub fn containerfiles(&self) -> Vec<(String, String)> {
+        let mut files: Vec<_> = std::fs::read_dir(self.path().join("containerfiles"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name().into_string().unwrap(), std::fs::read_to_string(e.path()).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+/// Compares `actual` with the golden file `tests/golden/<name>`; with
+/// `UPDATE_GOLDEN=1` rewrites it instead.
+pub fn golden(name: &str, actual: &str) {
+    let path = workspace().join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        write(&path, actual);
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} is missing; run with UPDATE_GOLDEN=1", path.display()));
+    assert!(expected == actual, "{} differs from the generated text (UPDATE_GOLDEN=1 rewrites it):\n--- expected\n{expected}\n--- actual\n{actual}", path.display());
+}
