@@ -153,7 +153,10 @@ pub fn etcd(parent_tag: &str, w: &LockedWorkload, build: &[String], target_go: O
             let files: Vec<&str> = changed.iter().map(|m| m.path.as_str()).collect();
             steps.push(format!("sed -i -e 's/^go [0-9][0-9a-z.]*$/go {target}/' -e '/^toolchain /d' {}", files.join(" ")));
             for m in changed.iter().filter(|m| m.is_go_mod()) {
-                steps.push(format!("(cd {} && go mod tidy)", m.dir()));
+                steps.push(match m.dir() {
+                    "." => "go mod tidy".to_string(),
+                    dir => format!("(cd {dir} && go mod tidy)"),
+                });
             }
         }
     }
