@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! goos: linux                                   configuration: `key: value`
-//! BenchmarkAtoi/7bit-2   	 1000000	  12.5 ns/op	  0 B/op   result: name, iterations, (value unit)*
+//! BenchmarkAtoi/7bit-2        1000000      12.5 ns/op      0 B/op   result: name, iterations, (value unit)*
 //! --- FAIL: BenchmarkX-2 / FAIL / panic: ...    failure (PASS and `ok` lines mark success)
 //! ```
 //!
@@ -103,7 +103,7 @@ fn result_line(line: &str) -> Option<BenchResult> {
     }
     let iterations = fields.next()?.parse().ok()?;
     let rest: Vec<&str> = fields.collect();
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return None;
     }
     let values = rest
@@ -114,7 +114,12 @@ fn result_line(line: &str) -> Option<BenchResult> {
         })
         .collect::<Option<Vec<_>>>()?;
     let (name, procs) = split_procs(full_name);
-    Some(BenchResult { name: name.to_owned(), procs, iterations, values })
+    Some(BenchResult {
+        name: name.to_owned(),
+        procs,
+        iterations,
+        values,
+    })
 }
 
 /// `BenchmarkX/a-b-8` -> (`BenchmarkX/a-b`, Some(8)); no numeric suffix -> (name, None).
@@ -148,7 +153,11 @@ pub fn judge(output: &Output, exit: RunExit) -> Validity {
             Some(first) => format!(
                 "failure reported ({} line{}), first: {first}",
                 output.failure_lines.len(),
-                if output.failure_lines.len() == 1 { "" } else { "s" }
+                if output.failure_lines.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ),
             None => "failure reported".to_owned(),
         });
