@@ -1,6 +1,7 @@
 //! The report printed by etcd's `tools/benchmark` (its `pkg/report`), and when to trust it.
 //!
-//! The report is a sequence of sections, each a header line followed by indented lines:
+//! The report is a sequence of sections, each a header line followed by lines indented by two
+//! spaces, a tab after the label (shown as spaces here):
 //!
 //! ```text
 //! Summary:
@@ -408,8 +409,7 @@ pub fn expected_total<S: AsRef<str>>(args: &[S]) -> Option<u64> {
             total = Some(value);
         } else if GLOBAL_VALUE_FLAGS.contains(&arg) {
             i += 1;
-        } else if arg.starts_with('-') {
-        } else if subcommand.is_none() && !is_program(arg) {
+        } else if subcommand.is_none() && !arg.starts_with('-') && !is_program(arg) {
             subcommand = Some(arg);
         }
     }
