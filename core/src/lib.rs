@@ -7,8 +7,11 @@
 
 pub mod config;
 pub mod containerfile;
+pub mod detect;
 pub mod goversion;
 pub mod hash;
 pub mod lock;
+pub mod parse;
 pub mod plan;
 pub mod refname;
+pub mod stats;
