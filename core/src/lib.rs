@@ -1,1 +1,4 @@
 //! Pure core.
+
+pub mod detect;
+pub mod stats;
