@@ -951,7 +951,7 @@ mod tests {
     #[test]
     fn mann_whitney_asymptotic_matches_scipy() {
         // mannwhitneyu(x, y, alternative='two-sided', method='asymptotic')
-        let cases: [((&[f64], &[f64]), f64, f64); 4] = [
+        let cases = [
             (A, 0.0, 0.08085559837005224),
             (B, 2.0, 0.022478873366125265),
             (C, 8.0, 0.008140438415678006),
