@@ -134,6 +134,10 @@ pub fn relative_difference_latest(
 /// of the new history) and all rules share that restart. When several rules
 /// fire on the same point each is reported, and the history restarts at the
 /// latest blamed point.
+///
+/// Values are assumed positive (rates, durations, sizes): the ratio test and
+/// the blame rule mean little for negative or zero-mean histories, where
+/// this, like Horreum, falls back to blaming the newest point.
 pub fn relative_difference(
     series: &[f64],
     rules: &[RelativeDifference],

@@ -315,7 +315,9 @@ fn mwu_exact_p(groups: &[(usize, usize)], m: usize, n: usize, u2_obs: u64) -> f6
             if below > n {
                 continue;
             }
-            for u2 in 0..width {
+            // With j of `placed` values from the first sample, the doubled U
+            // is at most 2 j (placed - j): skip the unreachable tail.
+            for u2 in 0..=(2 * j * below).min(max_u2) {
                 let w = dp[j * width + u2];
                 if w == 0.0 {
                     continue;
@@ -1007,6 +1009,27 @@ mod tests {
         assert_close!(r.p, 0.4857142857142857, 1e-12);
         let r = mann_whitney_u(&[1.0; 4], &[1.0; 4]).unwrap();
         assert_eq!(r.p, 1.0);
+    }
+
+    #[test]
+    fn mann_whitney_exact_at_the_fifty_value_limit() {
+        // x = [(i*7919)%1009/10 for i in range(50)]
+        // y = [(i*104729)%1013/10 + 8.05 for i in range(50)]   (no ties)
+        // mannwhitneyu(x, y, alternative='two-sided', method='exact')
+        //   -> U 1134, p 0.4275532229937814
+        // mannwhitneyu([v + 30 for v in x], y, ..., method='exact')
+        //   -> U 1786, p 0.00017279628744137551
+        let x: Vec<f64> = (0..50).map(|i| ((i * 7919) % 1009) as f64 / 10.0).collect();
+        let y: Vec<f64> = (0..50)
+            .map(|i| ((i * 104729) % 1013) as f64 / 10.0 + 8.05)
+            .collect();
+        let r = mann_whitney_u(&x, &y).unwrap();
+        assert_eq!((r.method, r.u), (MwuMethod::Exact, 1134.0));
+        assert_close!(r.p, 0.4275532229937814, 1e-10);
+        let x2: Vec<f64> = x.iter().map(|v| v + 30.0).collect();
+        let r = mann_whitney_u(&x2, &y).unwrap();
+        assert_eq!(r.u, 1786.0);
+        assert_close!(r.p, 0.00017279628744137551, 1e-9);
     }
 
     #[test]

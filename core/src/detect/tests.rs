@@ -152,9 +152,10 @@ fn min_aggregation_catches_a_dip_that_the_mean_hides() {
 }
 
 #[test]
-fn blame_falls_back_to_the_newest_point() {
+fn blame_is_the_first_window_point_beyond_the_mean() {
     // Max over [90, 90, 90, 90, 120] is 120 (ratio 1.2 over a previous mean
-    // of 100). Only the last point is above 100, so it is blamed: index 14.
+    // of 100). Only the last point is above 100, so it is blamed: index 14,
+    // not the first point of the window.
     let mut s = vec![100.0; 10];
     s.extend([90.0, 90.0, 90.0, 90.0, 120.0]);
     let rule = [RelativeDifference {
@@ -163,6 +164,18 @@ fn blame_falls_back_to_the_newest_point() {
     }];
     let c = relative_difference(&s, &rule, Direction::LowerIsBetter);
     assert_eq!((c[0].index, c[0].verdict), (14, Verdict::Regression));
+}
+
+#[test]
+fn blame_falls_back_to_the_newest_point() {
+    // With positive values some window point is always beyond the mean when
+    // the rule fires; with negative ones it need not be. Previous mean -100,
+    // window mean -120: ratio 1.2, yet no point is above -100, so Horreum's
+    // loop ends on the newest point: index 14.
+    let mut s = vec![-100.0; 10];
+    s.extend([-120.0; 5]);
+    let c = relative_difference(&s, &seed_rule(), Direction::HigherIsBetter);
+    assert_eq!((c[0].index, c[0].ratio), (14, 1.2));
 }
 
 #[test]
