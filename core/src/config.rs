@@ -11,6 +11,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::detect::Aggregation;
 use crate::refname;
 
 /// Upstream Go, used when a `[[go]]` entry has no `url`.
@@ -254,22 +255,16 @@ pub struct Detect {
     pub window: usize,
     #[serde(default = "default_min_previous")]
     pub min_previous: usize,
-    #[serde(default)]
+    #[serde(default = "default_aggregation")]
     pub aggregation: Aggregation,
     /// A series with no new valid result for this many days is reported.
     #[serde(default = "default_max_age_days")]
     pub max_age_days: u32,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Aggregation {
-    #[default]
-    Mean,
-    Min,
-    Max,
+fn default_aggregation() -> Aggregation {
+    Aggregation::Mean
 }
-
 fn default_threshold() -> f64 {
     0.10
 }
@@ -289,7 +284,7 @@ impl Default for Detect {
             threshold: default_threshold(),
             window: default_window(),
             min_previous: default_min_previous(),
-            aggregation: Aggregation::Mean,
+            aggregation: default_aggregation(),
             max_age_days: default_max_age_days(),
         }
     }

@@ -14,4 +14,5 @@ pub mod lock;
 pub mod parse;
 pub mod plan;
 pub mod refname;
+pub mod schema;
 pub mod stats;

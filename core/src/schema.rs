@@ -1,0 +1,196 @@
+//! The results document: one JSON file per (cell, invocation) under
+//! `results/`. A serialised type is a public contract: Horreum labels,
+//! `compare`, `detect` and `report` read these fields, so a change that is
+//! not purely additive bumps [`RESULT_SCHEMA`].
+//!
+//! Documents are deterministic: maps are sorted (`BTreeMap`), and every time
+//! stamp is a field, so the same run serialises to the same bytes twice.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::parse::Validity;
+use crate::stats::{Direction, Summary};
+
+/// The `$schema` URN of result documents; Horreum finds its labels by it.
+pub const RESULT_SCHEMA: &str = "urn:gobench:result:1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultDoc {
+    #[serde(rename = "$schema")]
+    pub schema: String,
+    /// UTC, RFC 3339: the start of the first run and the end of the last.
+    pub started: String,
+    pub ended: String,
+    /// The seed's name for the `go version` output of the toolchain.
+    pub commithash: String,
+    /// `go/workload@ref/benchmark`.
+    pub cell: String,
+    pub benchmark: String,
+    /// The seed's headline numbers, medians over the valid runs.
+    pub results: SeedResults,
+    /// Every metric of the cell: values of the valid runs and their summary.
+    pub metrics: BTreeMap<String, Metric>,
+    pub provenance: Provenance,
+    pub host: Host,
+    /// Every run, valid or not, with its raw output.
+    pub runs: Vec<Run>,
+}
+
+/// The fields the seed pipeline uploaded, kept so old Horreum labels work.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeedResults {
+    /// Requests/sec of a `put` benchmark.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rps: Option<f64>,
+    /// Requests/sec of an `stm` benchmark.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rps_stm: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency: Option<SeedLatency>,
+}
+
+/// Latencies in seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeedLatency {
+    pub fastest: f64,
+    pub slowest: f64,
+    pub average: f64,
+    pub stddev: f64,
+    pub p99_9: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// `req/s`, `s`, `ns/op`, `B/op`, ...
+    pub unit: String,
+    pub direction: Direction,
+    /// One value per valid run, in run order.
+    pub values: Vec<f64>,
+    /// `None` when no run was valid.
+    pub summary: Option<Summary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub go: GoProvenance,
+    /// For go-std only `name` and `kind` are set: it has no source of its own.
+    pub workload: WorkloadProvenance,
+    pub image: ImageRef,
+    pub toolchain_image: ImageRef,
+    pub toolkit: Toolkit,
+    /// The exact command of one run, as run.
+    pub command: Vec<String>,
+    /// CPU pinning of the server and client, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpus: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cpus: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoProvenance {
+    pub name: String,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub url: String,
+    pub sha: String,
+    pub commit_time: String,
+    /// What the toolchain reports: `go1.28.0` or `go1.27.3`.
+    pub version: String,
+    /// The `go1.N-devel_<hash> <date>` string of a devel commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub devel: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadProvenance {
+    pub name: String,
+    pub kind: String,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha: Option<String>,
+}
+
+/// An image by input hash (what it was built from) and podman image ID
+/// (what was built).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRef {
+    pub hash: String,
+    pub id: String,
+    pub tag: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Toolkit {
+    /// `git rev-parse HEAD` of the toolkit checkout.
+    pub commit: String,
+    /// Whether the checkout had uncommitted changes to tracked files.
+    pub dirty: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    pub name: String,
+    pub cpu_model: String,
+    pub cores: u32,
+    pub memory_bytes: u64,
+    pub kernel: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// 0-based repetition number.
+    pub index: u32,
+    pub started: String,
+    pub ended: String,
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub validity: Validity,
+    /// The metric values this run gave (also for invalid runs, for the record).
+    pub values: BTreeMap<String, f64>,
+    pub stdout: String,
+    /// The last part of stderr (the etcd tool's gRPC logs can be megabytes).
+    pub stderr_tail: String,
+    pub monitoring: Monitoring,
+}
+
+/// System metrics sampled during a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Monitoring {
+    pub interval_secs: f64,
+    pub samples: Vec<Sample>,
+}
+
+/// One sample. Counters are deltas since the previous sample.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Seconds since the run started.
+    pub t: f64,
+    /// Host CPU busy share over the interval, 0..=100 per core summed (200 = two busy cores).
+    pub host_cpu_pct: f64,
+    pub host_mem_used_bytes: u64,
+    pub host_disk_read_bytes: u64,
+    pub host_disk_write_bytes: u64,
+    pub host_net_rx_bytes: u64,
+    pub host_net_tx_bytes: u64,
+    /// Per container (by role: `server`, `client`, `bench`): CPU share and memory.
+    pub containers: BTreeMap<String, ContainerSample>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerSample {
+    pub cpu_pct: f64,
+    pub mem_bytes: u64,
+}
+
+impl ResultDoc {
+    /// The valid runs only: the ones aggregates are made of.
+    pub fn valid_runs(&self) -> impl Iterator<Item = &Run> {
+        self.runs.iter().filter(|r| r.validity.valid)
+    }
+}
