@@ -190,3 +190,24 @@ pub fn golden(name: &str, actual: &str) {
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} is missing; run with UPDATE_GOLDEN=1", path.display()));
     assert!(expected == actual, "{} differs from the generated text (UPDATE_GOLDEN=1 rewrites it):\n--- expected\n{expected}\n--- actual\n{actual}", path.display());
 }
+
+/// The offline base image (`scripts/base-image.sh`, which does nothing when
+/// the image exists), as `(reference without digest, digest)`.
+pub fn base_image() -> (String, String) {
+    static ONCE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let out = Command::new("bash").arg(workspace().join("scripts/base-image.sh")).output().unwrap();
+        assert!(out.status.success(), "scripts/base-image.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let field = |k: &str| stdout.lines().find_map(|l| l.strip_prefix(k)).unwrap_or_else(|| panic!("no {k} in {stdout}")).trim().to_string();
+        let image = field("image:");
+        let reference = image.rsplit_once(':').map_or(image.clone(), |(r, _)| r.to_string());
+        (reference, field("digest:"))
+    })
+    .clone()
+}
+
+/// `podman` with the project's containers.conf.
+pub fn podman(args: &[&str]) -> Output {
+    Command::new("podman").args(args).env("CONTAINERS_CONF", workspace().join("scripts/containers.conf")).output().unwrap()
+}
