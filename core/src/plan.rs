@@ -223,3 +223,51 @@ pub fn plan(config: &Config, lock: &Lock) -> Result<Plan, String> {
         .collect();
     Ok(Plan { images, cells })
 }
+
+/// Which cells of the matrix a command works on. Empty lists select all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selector {
+    pub go: Vec<String>,
+    pub benchmarks: Vec<String>,
+    pub workload_refs: Vec<String>,
+    /// Cell ids, `go/workload@ref/benchmark`.
+    pub cells: Vec<String>,
+}
+
+impl Plan {
+    /// The cells a selector picks, in matrix order. A name that matches no
+    /// cell is an error that lists the names that would.
+    pub fn select(&self, s: &Selector) -> Result<Vec<&Cell>, String> {
+        let check = |what: &str, wanted: &[String], have: Vec<String>| -> Result<(), String> {
+            for w in wanted {
+                if !have.contains(w) {
+                    let mut have = have.clone();
+                    have.sort();
+                    have.dedup();
+                    return Err(format!("no cell of the matrix has {what} `{w}`; known: {}", have.join(", ")));
+                }
+            }
+            Ok(())
+        };
+        check("go", &s.go, self.cells.iter().map(|c| c.go.clone()).collect())?;
+        check("benchmark", &s.benchmarks, self.cells.iter().map(|c| c.benchmark.clone()).collect())?;
+        check("workload ref", &s.workload_refs, self.cells.iter().filter_map(|c| c.workload_ref.clone()).collect())?;
+        check("id", &s.cells, self.cells.iter().map(Cell::id).collect())?;
+        let pick = |wanted: &[String], v: Option<&String>| wanted.is_empty() || v.is_some_and(|v| wanted.contains(v));
+        Ok(self
+            .cells
+            .iter()
+            .filter(|c| {
+                pick(&s.go, Some(&c.go))
+                    && pick(&s.benchmarks, Some(&c.benchmark))
+                    && pick(&s.workload_refs, c.workload_ref.as_ref())
+                    && pick(&s.cells, Some(&c.id()))
+            })
+            .collect())
+    }
+
+    /// The images some cells need, parents first, each once.
+    pub fn images_for(&self, cells: &[&Cell]) -> Vec<&Image> {
+        self.images.iter().filter(|i| cells.iter().any(|c| c.image == i.hash || c.toolchain == i.hash)).collect()
+    }
+}

@@ -30,6 +30,7 @@ pub struct Global {
 pub enum Cmd {
     Lock(Lock),
     Gen(Gen),
+    Build(Build),
     /// Build and benchmark every cell of the matrix, commit the results as
     /// JSON under `results/`, then upload them. (Not implemented yet.)
     Bench(NotYet),
@@ -81,6 +82,40 @@ pub struct Gen {
     /// exit non-zero otherwise.
     #[arg(long)]
     pub check: bool,
+}
+
+/// Build the images of the selected cells with podman: Go toolchains first,
+/// workloads `FROM` them.
+///
+/// Images are content-addressed: an image whose hash tag exists is never
+/// rebuilt. Each build's log and outcome are kept in the cache
+/// (`builds/<hash>.log`, `.json`). A failed image is reported with the end of
+/// its log; the other cells go on, and the command exits non-zero.
+#[derive(Debug, Args)]
+pub struct Build {
+    #[command(flatten)]
+    pub select: Select,
+}
+
+/// Which cells of the matrix to work on.
+#[derive(Debug, Clone, Args)]
+pub struct Select {
+    /// Every cell of the matrix.
+    #[arg(long, conflicts_with_all = ["go", "benchmark", "workload_ref", "cell"])]
+    pub matrix: bool,
+    /// Only cells of this Go entry (by name; repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub go: Vec<String>,
+    /// Only cells of this benchmark (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub benchmark: Vec<String>,
+    /// Only cells of this workload ref, e.g. `release-3.6` (repeatable).
+    #[arg(long, value_name = "REF")]
+    pub workload_ref: Vec<String>,
+    /// One cell by id, `GO/WORKLOAD@REF/BENCHMARK` or `GO/go-std/BENCHMARK`
+    /// (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub cell: Vec<String>,
 }
 
 /// A command whose issue has not landed yet; it exits non-zero.

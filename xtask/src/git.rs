@@ -82,3 +82,21 @@ pub fn commit_time(sh: &Shell, mirror: &Path, sha: &str) -> Result<String> {
     let date = "--date=format-local:%Y-%m-%dT%H:%M:%SZ";
     cmd!(sh, "git --git-dir={mirror} log -n 1 --format=format:%cd {date} {sha}").env("TZ", "UTC").quiet().read().with_context(|| format!("reading commit {sha}"))
 }
+
+/// The mirror of `location`, fetched only if it lacks one of `shas`: builds
+/// work offline once the lock's commits are in the cache.
+pub fn ensure_mirror(sh: &Shell, cache: &Path, location: &str, shas: &[&str]) -> Result<PathBuf> {
+    let mirror = mirror_path(cache, location);
+    let has_all = |m: &Path| {
+        shas.iter().all(|sha| {
+            let spec = format!("{sha}^{{commit}}");
+            cmd!(sh, "git --git-dir={m} cat-file -e {spec}").quiet().ignore_stderr().run().is_ok()
+        })
+    };
+    if mirror.join("HEAD").exists() && has_all(&mirror) {
+        return Ok(mirror);
+    }
+    let mirror = update_mirror(sh, cache, location)?;
+    anyhow::ensure!(has_all(&mirror), "{location} does not have commit(s) {} named by the lock; run `cargo xtask lock`", shas.join(", "));
+    Ok(mirror)
+}

@@ -3,11 +3,14 @@
 //! Parses flags, changes to the project root and dispatches; each subcommand
 //! lives in its own module.
 
+mod build;
 mod flags;
 mod gen;
 mod git;
 mod lock;
 mod paths;
+mod podman;
+mod select;
 
 use std::process::ExitCode;
 
@@ -30,6 +33,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
     match flags.cmd {
         flags::Cmd::Lock(cmd) => cmd.run(&sh, &paths),
         flags::Cmd::Gen(cmd) => cmd.run(&paths),
+        flags::Cmd::Build(cmd) => cmd.run(&paths),
         flags::Cmd::Bench(_)
         | flags::Cmd::Bisect(_)
         | flags::Cmd::Reproduce(_)
