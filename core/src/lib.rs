@@ -1,1 +1,2 @@
 //! Pure core.
+pub mod ledger;
