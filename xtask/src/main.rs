@@ -18,8 +18,18 @@ enum Command {
     HorreumSetup(upload::HorreumSetup),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let sh = xshell::Shell::new()?;
     match cli.command {
         Command::Upload(cmd) => cmd.run(&sh),

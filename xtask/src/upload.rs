@@ -20,7 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use gobench_core::ledger::{
-    self, Access, Candidate, Decision, Ledger, LedgerEntry, RetryState, UploadTarget, Urgency, RESULT_SCHEMA,
+    self, Access, Candidate, Decision, Ledger, LedgerEntry, RetryState, UploadTarget, Urgency,
+    RESULT_SCHEMA,
 };
 use xshell::{cmd, Shell};
 
@@ -130,7 +131,10 @@ impl UploadSettings {
     #[allow(dead_code)] // the entry point for `bench`, wired by its owner
     pub fn for_target(root: &Path, target: UploadTarget) -> anyhow::Result<UploadSettings> {
         target.validate()?;
-        let key_file = target.api_key_file.as_ref().map(|p| secret::resolve_config_relative(root, p));
+        let key_file = target
+            .api_key_file
+            .as_ref()
+            .map(|p| secret::resolve_config_relative(root, p));
         let key = secret::find_api_key(None, std::env::var(API_KEY_ENV).ok(), key_file.as_deref())?;
         Ok(UploadSettings {
             root: root.to_owned(),
@@ -182,19 +186,42 @@ impl UploadReport {
             self.already,
             self.pending.len(),
             self.needs_human.len(),
-            if self.committed { ", ledger committed" } else { "" }
+            if self.committed {
+                ", ledger committed"
+            } else {
+                ""
+            }
         );
     }
 }
 
 impl Upload {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let Upload { all_pending, files, target, common, no_commit, retries } = self;
-        let CommonArgs { verbose, timeout_secs, root } = common;
+        let Upload {
+            all_pending,
+            files,
+            target,
+            common,
+            no_commit,
+            retries,
+        } = self;
+        let CommonArgs {
+            verbose,
+            timeout_secs,
+            root,
+        } = common;
         let root = resolve_root(sh, root)?;
         let target_settings = resolve_target(&root, &target)?;
-        let flag_file = target.api_key_file.as_ref().map(|p| absolute(p)).transpose()?;
-        let key = secret::find_api_key(flag_file.as_deref(), std::env::var(API_KEY_ENV).ok(), target_settings.1.as_deref())?;
+        let flag_file = target
+            .api_key_file
+            .as_ref()
+            .map(|p| absolute(p))
+            .transpose()?;
+        let key = secret::find_api_key(
+            flag_file.as_deref(),
+            std::env::var(API_KEY_ENV).ok(),
+            target_settings.1.as_deref(),
+        )?;
         let settings = UploadSettings {
             root,
             target: target_settings.0,
@@ -207,7 +234,10 @@ impl Upload {
         let report = if all_pending {
             upload_pending(sh, &settings)?
         } else {
-            let files = files.iter().map(|f| absolute(f)).collect::<anyhow::Result<Vec<_>>>()?;
+            let files = files
+                .iter()
+                .map(|f| absolute(f))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             upload_files(sh, &settings, &files)?
         };
         report.print();
@@ -221,7 +251,10 @@ impl Upload {
             );
         }
         if !report.pending.is_empty() {
-            bail!("{} result(s) still pending; `cargo xtask upload --all-pending` retries them", report.pending.len());
+            bail!(
+                "{} result(s) still pending; `cargo xtask upload --all-pending` retries them",
+                report.pending.len()
+            );
         }
         Ok(())
     }
@@ -229,11 +262,25 @@ impl Upload {
 
 impl HorreumSetup {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let HorreumSetup { out, apply, target, common } = self;
-        let CommonArgs { verbose, timeout_secs, root } = common;
+        let HorreumSetup {
+            out,
+            apply,
+            target,
+            common,
+        } = self;
+        let CommonArgs {
+            verbose,
+            timeout_secs,
+            root,
+        } = common;
         let root = resolve_root(sh, root)?;
-        let out = if out.is_absolute() { out } else { root.join(out) };
-        std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+        let out = if out.is_absolute() {
+            out
+        } else {
+            root.join(out)
+        };
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("cannot create {}", out.display()))?;
         for (name, text) in setup::files() {
             let path = out.join(name);
             write_atomic(&path, text.as_bytes())?;
@@ -241,10 +288,19 @@ impl HorreumSetup {
         }
         if apply {
             let (target_cfg, config_key_file) = resolve_target(&root, &target)?;
-            let flag_file = target.api_key_file.as_ref().map(|p| absolute(p)).transpose()?;
-            let key = secret::find_api_key(flag_file.as_deref(), std::env::var(API_KEY_ENV).ok(), config_key_file.as_deref())?;
+            let flag_file = target
+                .api_key_file
+                .as_ref()
+                .map(|p| absolute(p))
+                .transpose()?;
+            let key = secret::find_api_key(
+                flag_file.as_deref(),
+                std::env::var(API_KEY_ENV).ok(),
+                config_key_file.as_deref(),
+            )?;
             let horreum = Horreum::new(key, Duration::from_secs(timeout_secs.max(1)), 0, verbose)?;
-            setup::apply(&horreum, &target_cfg).map_err(|e| anyhow::anyhow!(horreum.key().redact(&format!("{e:#}"))))?;
+            setup::apply(&horreum, &target_cfg)
+                .map_err(|e| anyhow::anyhow!(horreum.key().redact(&format!("{e:#}"))))?;
         }
         Ok(())
     }
@@ -262,11 +318,15 @@ pub fn upload_pending(sh: &Shell, settings: &UploadSettings) -> anyhow::Result<U
     let ledger_path = settings.root.join(LEDGER_PATH);
     let mut candidates = Vec::new();
     for file in files.iter().filter(|f| **f != ledger_path) {
-        let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         // Other JSON under results/ (not a result document) is not ours to upload.
         if !declares_result_schema(&bytes) {
             if settings.verbose {
-                eprintln!("skipping {}: no \"$schema\": {RESULT_SCHEMA:?}", file.display());
+                eprintln!(
+                    "skipping {}: no \"$schema\": {RESULT_SCHEMA:?}",
+                    file.display()
+                );
             }
             continue;
         }
@@ -277,16 +337,26 @@ pub fn upload_pending(sh: &Shell, settings: &UploadSettings) -> anyhow::Result<U
 
 /// Uploads the named result files now, ignoring backoff and earlier refusals; files already in
 /// the ledger are skipped.
-pub fn upload_files(sh: &Shell, settings: &UploadSettings, files: &[PathBuf]) -> anyhow::Result<UploadReport> {
+pub fn upload_files(
+    sh: &Shell,
+    settings: &UploadSettings,
+    files: &[PathBuf],
+) -> anyhow::Result<UploadReport> {
     let mut candidates = Vec::new();
     for file in files {
-        let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         candidates.push((relative_path(&settings.root, file)?, bytes));
     }
     upload_candidates(sh, settings, candidates, Urgency::Explicit)
 }
 
-fn upload_candidates(sh: &Shell, settings: &UploadSettings, files: Vec<(String, Vec<u8>)>, urgency: Urgency) -> anyhow::Result<UploadReport> {
+fn upload_candidates(
+    sh: &Shell,
+    settings: &UploadSettings,
+    files: Vec<(String, Vec<u8>)>,
+    urgency: Urgency,
+) -> anyhow::Result<UploadReport> {
     settings.target.validate()?;
     let root = &settings.root;
     let ledger_path = root.join(LEDGER_PATH);
@@ -295,8 +365,13 @@ fn upload_candidates(sh: &Shell, settings: &UploadSettings, files: Vec<(String, 
     let mut state = load_state(&state_path);
     let now = now_unix();
 
-    let candidates: Vec<Candidate> =
-        files.iter().map(|(path, bytes)| Candidate { path: path.clone(), hash: ledger::content_hash(bytes) }).collect();
+    let candidates: Vec<Candidate> = files
+        .iter()
+        .map(|(path, bytes)| Candidate {
+            path: path.clone(),
+            hash: ledger::content_hash(bytes),
+        })
+        .collect();
     let decisions = ledger::plan(&candidates, &ledger, &state, now, urgency);
 
     let mut report = UploadReport::default();
@@ -308,23 +383,35 @@ fn upload_candidates(sh: &Shell, settings: &UploadSettings, files: Vec<(String, 
         let path = &candidate.path;
         match decision {
             Decision::Uploaded | Decision::Duplicate { .. } => report.already += 1,
-            Decision::Waiting { until_unix } => report
-                .pending
-                .push((path.clone(), format!("retry not before {} s from now (backoff)", until_unix.saturating_sub(now)))),
+            Decision::Waiting { until_unix } => report.pending.push((
+                path.clone(),
+                format!(
+                    "retry not before {} s from now (backoff)",
+                    until_unix.saturating_sub(now)
+                ),
+            )),
             Decision::NeedsHuman { reason } => report.needs_human.push((path.clone(), reason)),
             Decision::Due => {
                 if let Some(reason) = &stop_reason {
-                    report.pending.push((path.clone(), format!("not tried: {reason}")));
+                    report
+                        .pending
+                        .push((path.clone(), format!("not tried: {reason}")));
                     continue;
                 }
                 let times = match ledger::result_times(bytes) {
                     Ok(t) => t,
                     Err(e) => {
-                        report.needs_human.push((path.clone(), format!("not a valid result document: {e}")));
+                        report
+                            .needs_human
+                            .push((path.clone(), format!("not a valid result document: {e}")));
                         continue;
                     }
                 };
-                if state.failures.get(&candidate.hash).is_some_and(|f| f.maybe_delivered) {
+                if state
+                    .failures
+                    .get(&candidate.hash)
+                    .is_some_and(|f| f.maybe_delivered)
+                {
                     eprintln!(
                         "warning: the last upload of {path} timed out after sending; if Horreum created that run \
                          (test {}, start {}), this upload duplicates it",
@@ -351,7 +438,11 @@ fn upload_candidates(sh: &Shell, settings: &UploadSettings, files: Vec<(String, 
                 if let Some(run_ids) = success {
                     ledger.uploads.insert(
                         candidate.hash.clone(),
-                        LedgerEntry { path: path.clone(), test: settings.target.test.clone(), run_ids: run_ids.clone() },
+                        LedgerEntry {
+                            path: path.clone(),
+                            test: settings.target.test.clone(),
+                            run_ids: run_ids.clone(),
+                        },
                     );
                     // Ledger first: once it is on disk, the run is never posted again.
                     write_atomic(&ledger_path, ledger.to_json().as_bytes())?;
@@ -378,19 +469,44 @@ fn upload_candidates(sh: &Shell, settings: &UploadSettings, files: Vec<(String, 
                         ));
                         report.key_problem = Some(problem);
                         stop_reason = Some(format!("the API key was refused ({status})"));
-                        report.pending.push((path.clone(), format!("not uploaded: the API key was refused ({status})")));
+                        report.pending.push((
+                            path.clone(),
+                            format!("not uploaded: the API key was refused ({status})"),
+                        ));
                     }
                     PostResult::Rejected { status, message } => {
-                        let reason = redact(&format!("Horreum answered {status}: {}", http::or_empty(&message)));
-                        state.record_failure(&candidate.hash, path, &reason, true, false, now_unix());
+                        let reason = redact(&format!(
+                            "Horreum answered {status}: {}",
+                            http::or_empty(&message)
+                        ));
+                        state.record_failure(
+                            &candidate.hash,
+                            path,
+                            &reason,
+                            true,
+                            false,
+                            now_unix(),
+                        );
                         save_state(&state_path, &state);
                         report.needs_human.push((path.clone(), reason));
                     }
-                    PostResult::Transient { reason, maybe_delivered } => {
+                    PostResult::Transient {
+                        reason,
+                        maybe_delivered,
+                    } => {
                         let reason = redact(&reason);
-                        state.record_failure(&candidate.hash, path, &reason, false, maybe_delivered, now_unix());
+                        state.record_failure(
+                            &candidate.hash,
+                            path,
+                            &reason,
+                            false,
+                            maybe_delivered,
+                            now_unix(),
+                        );
                         save_state(&state_path, &state);
-                        stop_reason = Some(format!("Horreum did not take the previous result ({reason})"));
+                        stop_reason = Some(format!(
+                            "Horreum did not take the previous result ({reason})"
+                        ));
                         report.pending.push((path.clone(), reason));
                     }
                     PostResult::Created(_) | PostResult::NoRun => unreachable!(),
@@ -412,18 +528,30 @@ fn commit_ledger(sh: &Shell, root: &Path, test: &str, count: usize) -> anyhow::R
     cmd!(sh, "git add -- {LEDGER_PATH}")
         .quiet()
         .run()
-        .with_context(|| format!("cannot git add {LEDGER_PATH} in {}; pass --no-commit outside a git repository", root.display()))?;
-    cmd!(sh, "git commit --quiet --no-verify -m {message} -- {LEDGER_PATH}")
-        .quiet()
-        .run()
-        .with_context(|| format!("cannot commit {LEDGER_PATH} in {}", root.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot git add {LEDGER_PATH} in {}; pass --no-commit outside a git repository",
+                root.display()
+            )
+        })?;
+    cmd!(
+        sh,
+        "git commit --quiet --no-verify -m {message} -- {LEDGER_PATH}"
+    )
+    .quiet()
+    .run()
+    .with_context(|| format!("cannot commit {LEDGER_PATH} in {}", root.display()))?;
     Ok(())
 }
 
 fn declares_result_schema(bytes: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(bytes)
         .ok()
-        .and_then(|v| v.get("$schema").and_then(|s| s.as_str()).map(|s| s == RESULT_SCHEMA))
+        .and_then(|v| {
+            v.get("$schema")
+                .and_then(|s| s.as_str())
+                .map(|s| s == RESULT_SCHEMA)
+        })
         .unwrap_or(false)
 }
 
@@ -431,7 +559,9 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
         let path = entry.path();
-        let kind = entry.file_type().with_context(|| format!("cannot stat {}", path.display()))?;
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("cannot stat {}", path.display()))?;
         if kind.is_dir() {
             collect_json(&path, out)?;
         } else if kind.is_file() && path.extension().is_some_and(|e| e == "json") {
@@ -443,9 +573,12 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 
 fn load_ledger(path: &Path) -> anyhow::Result<Ledger> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Ledger::parse(&text).with_context(|| format!("cannot use the upload ledger {}", path.display())),
+        Ok(text) => Ledger::parse(&text)
+            .with_context(|| format!("cannot use the upload ledger {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledger::default()),
-        Err(e) => Err(e).with_context(|| format!("cannot read the upload ledger {}", path.display())),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot read the upload ledger {}", path.display()))
+        }
     }
 }
 
@@ -472,17 +605,27 @@ fn save_state(path: &Path, state: &RetryState) {
 
 /// Writes through a temporary file in the same folder and renames it into place.
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("cannot write {}", tmp.path().display()))?;
-    tmp.as_file().sync_all().with_context(|| format!("cannot sync {}", tmp.path().display()))?;
-    tmp.persist(path).with_context(|| format!("cannot rename into {}", path.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot sync {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot rename into {}", path.display()))?;
     Ok(())
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
@@ -494,30 +637,52 @@ fn resolve_root(sh: &Shell, root: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         Some(r) => absolute(&r)?,
         None => sh.current_dir(),
     };
-    root.canonicalize().with_context(|| format!("cannot open the repository root {}", root.display()))
+    root.canonicalize()
+        .with_context(|| format!("cannot open the repository root {}", root.display()))
 }
 
 /// `root`-relative, `/`-separated path of a file inside the root.
 fn relative_path(root: &Path, file: &Path) -> anyhow::Result<String> {
-    let canonical = file.canonicalize().with_context(|| format!("cannot open {}", file.display()))?;
+    let canonical = file
+        .canonicalize()
+        .with_context(|| format!("cannot open {}", file.display()))?;
     let rel = canonical.strip_prefix(root).with_context(|| {
-        format!("{} is outside the repository root {}; results must live in the repository", file.display(), root.display())
+        format!(
+            "{} is outside the repository root {}; results must live in the repository",
+            file.display(),
+            root.display()
+        )
     })?;
-    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     Ok(parts.join("/"))
 }
 
 /// The upload target from the config's `[upload]` table with the command-line overrides, and
 /// the config's `api_key_file` (resolved against the config's folder).
-fn resolve_target(root: &Path, args: &TargetArgs) -> anyhow::Result<(UploadTarget, Option<PathBuf>)> {
-    let TargetArgs { config, url, test, owner, access, schema, api_key_file: _ } = args;
+fn resolve_target(
+    root: &Path,
+    args: &TargetArgs,
+) -> anyhow::Result<(UploadTarget, Option<PathBuf>)> {
+    let TargetArgs {
+        config,
+        url,
+        test,
+        owner,
+        access,
+        schema,
+        api_key_file: _,
+    } = args;
     let (config_path, required) = match config {
         Some(c) => (absolute(c)?, true),
         None => (root.join(DEFAULT_CONFIG), false),
     };
     let mut table = match std::fs::read_to_string(&config_path) {
         Ok(text) => {
-            let doc: toml::Table = toml::from_str(&text).with_context(|| format!("cannot parse {}", config_path.display()))?;
+            let doc: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("cannot parse {}", config_path.display()))?;
             match doc.get("upload") {
                 Some(toml::Value::Table(t)) => t.clone(),
                 Some(_) => bail!("[upload] in {} must be a table", config_path.display()),
@@ -548,6 +713,9 @@ fn resolve_target(root: &Path, args: &TargetArgs) -> anyhow::Result<(UploadTarge
     })?;
     target.validate()?;
     let config_dir = config_path.parent().unwrap_or(root).to_owned();
-    let key_file = target.api_key_file.as_ref().map(|p| secret::resolve_config_relative(&config_dir, p));
+    let key_file = target
+        .api_key_file
+        .as_ref()
+        .map(|p| secret::resolve_config_relative(&config_dir, p));
     Ok((target, key_file))
 }
