@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::detect::Aggregation;
+use crate::ledger::UploadTarget;
 use crate::refname;
 
 /// Upstream Go, used when a `[[go]]` entry has no `url`.
@@ -37,7 +38,7 @@ pub struct Config {
     pub modules: Modules,
     #[serde(default)]
     pub run: RunSettings,
-    pub upload: Option<Upload>,
+    pub upload: Option<UploadTarget>,
     #[serde(default)]
     pub detect: Detect,
 }
@@ -225,25 +226,6 @@ pub enum DataDir {
     #[default]
     Tmpfs,
     Volume,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Upload {
-    pub url: String,
-    pub test: String,
-    pub owner: String,
-    #[serde(default = "default_access")]
-    pub access: String,
-    /// Overrides the `$schema` of the uploaded documents.
-    pub schema: Option<String>,
-    /// A file holding the API key, readable only by its owner; the
-    /// `HORREUM_API_KEY` environment variable takes precedence.
-    pub api_key_file: Option<String>,
-}
-
-fn default_access() -> String {
-    "PUBLIC".to_string()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

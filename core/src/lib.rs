@@ -10,6 +10,7 @@ pub mod containerfile;
 pub mod detect;
 pub mod goversion;
 pub mod hash;
+pub mod ledger;
 pub mod lock;
 pub mod parse;
 pub mod plan;

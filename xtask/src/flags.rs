@@ -49,9 +49,8 @@ pub enum Cmd {
     /// Write a static HTML report with plots of the history. (Not
     /// implemented yet.)
     Report(NotYet),
-    /// Upload committed results to Horreum, exactly once each. (Not
-    /// implemented yet.)
-    Upload(NotYet),
+    Upload(crate::upload::Upload),
+    HorreumSetup(crate::upload::HorreumSetup),
     /// Serve webhook-triggered benchmark jobs from a persistent queue. (Not
     /// implemented yet.)
     Serve(NotYet),

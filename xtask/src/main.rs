@@ -11,6 +11,7 @@ mod lock;
 mod paths;
 mod podman;
 mod select;
+mod upload;
 
 use std::process::ExitCode;
 
@@ -34,13 +35,14 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Cmd::Lock(cmd) => cmd.run(&sh, &paths),
         flags::Cmd::Gen(cmd) => cmd.run(&paths),
         flags::Cmd::Build(cmd) => cmd.run(&paths),
+        flags::Cmd::Upload(cmd) => cmd.run(&sh, &paths),
+        flags::Cmd::HorreumSetup(cmd) => cmd.run(&paths),
         flags::Cmd::Bench(_)
         | flags::Cmd::Bisect(_)
         | flags::Cmd::Reproduce(_)
         | flags::Cmd::Compare(_)
         | flags::Cmd::Detect(_)
         | flags::Cmd::Report(_)
-        | flags::Cmd::Upload(_)
         | flags::Cmd::Serve(_) => {
             anyhow::bail!("this command is not implemented yet; see the open issues")
         }
