@@ -79,32 +79,10 @@ impl Monitor {
     /// tick on. A container that is not running, or exits before the next
     /// tick, contributes nothing; an unknown container is an error.
     pub fn add_container(&self, sh: &Shell, role: &str, id: &str) -> Result<()> {
-        let format = "{{.State.Pid}}";
-        let out = cmd!(sh, "podman container inspect --format {format} {id}").quiet().ignore_status().output()?;
-        if !out.status.success() {
-            bail!("cannot monitor container {id} ({role}): {}", String::from_utf8_lossy(&out.stderr).trim());
+        if let Some(watched) = watch(sh, &self.mounts, role, id)? {
+            // The thread only ends when `stop` consumes `self`.
+            self.tx.send(Msg::Add(watched)).expect("the monitor thread is running");
         }
-        let pid = String::from_utf8_lossy(&out.stdout);
-        let pid: u32 = pid.trim().parse().with_context(|| format!("podman gave container {id} the PID {pid:?}"))?;
-        if pid == 0 {
-            return Ok(()); // not running
-        }
-        let cgroups = match std::fs::read(format!("/proc/{pid}/cgroup")) {
-            Ok(text) => ProcessCGroups::from_read(text.as_slice()).with_context(|| format!("parsing /proc/{pid}/cgroup"))?,
-            Err(_) => return Ok(()), // exited since the inspect
-        };
-        let cpu_usage = self.mounts.file(&cgroups, "cpuacct", "cpuacct.usage");
-        let mem_usage = self.mounts.file(&cgroups, "memory", "memory.usage_in_bytes");
-        let (Some(cpu_usage), Some(mem_usage)) = (cpu_usage, mem_usage) else {
-            bail!("no cgroup v1 cpuacct and memory directories for container {id}; the monitor needs a cgroup v1 (or hybrid) host")
-        };
-        let at = Instant::now();
-        let Ok(usage_ns) = read_u64(&cpu_usage) else {
-            return Ok(()); // exited since the inspect
-        };
-        let watched = Watched { role: role.to_string(), cpu_usage, mem_usage, prev_usage_ns: usage_ns, prev_at: at };
-        // The thread only ends when `stop` consumes `self`.
-        self.tx.send(Msg::Add(watched)).expect("the monitor thread is running");
         Ok(())
     }
 
@@ -127,6 +105,35 @@ pub fn peak_memory(sh: &Shell, id: &str) -> Result<u64> {
         .read()
         .with_context(|| format!("reading the peak memory of container {id}; it must still be running"))?;
     text.trim().parse().with_context(|| format!("{PEAK_MEMORY_FILE} of container {id} holds {text:?}"))
+}
+
+/// Finds a container's cgroup files and takes its CPU baseline; `None` if
+/// it is not running.
+fn watch(sh: &Shell, mounts: &CgroupMounts, role: &str, id: &str) -> Result<Option<Watched>> {
+    let format = "{{.State.Pid}}";
+    let out = cmd!(sh, "podman container inspect --format {format} {id}").quiet().ignore_status().output()?;
+    if !out.status.success() {
+        bail!("cannot monitor container {id} ({role}): {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let pid = String::from_utf8_lossy(&out.stdout);
+    let pid: u32 = pid.trim().parse().with_context(|| format!("podman gave container {id} the PID {pid:?}"))?;
+    if pid == 0 {
+        return Ok(None); // not running
+    }
+    let cgroups = match std::fs::read(format!("/proc/{pid}/cgroup")) {
+        Ok(text) => ProcessCGroups::from_read(text.as_slice()).with_context(|| format!("parsing /proc/{pid}/cgroup"))?,
+        Err(_) => return Ok(None), // exited since the inspect
+    };
+    let cpu_usage = mounts.file(&cgroups, "cpuacct", "cpuacct.usage");
+    let mem_usage = mounts.file(&cgroups, "memory", "memory.usage_in_bytes");
+    let (Some(cpu_usage), Some(mem_usage)) = (cpu_usage, mem_usage) else {
+        bail!("no cgroup v1 cpuacct and memory directories for container {id}; the monitor needs a cgroup v1 (or hybrid) host")
+    };
+    let prev_at = Instant::now();
+    let Ok(prev_usage_ns) = read_u64(&cpu_usage) else {
+        return Ok(None); // exited since the inspect
+    };
+    Ok(Some(Watched { role: role.to_string(), cpu_usage, mem_usage, prev_usage_ns, prev_at }))
 }
 
 struct Sampler {
@@ -625,5 +632,52 @@ mod tests {
         assert!(present.first() == Some(&true) && present.last() == Some(&false), "{present:?} in {m:#?}");
         assert!(present.windows(2).all(|w| w[0] || !w[1]), "came back: {present:?}");
         assert!(m.samples.iter().all(|s| !s.containers.contains_key("late")), "{m:#?}");
+    }
+
+    fn vm_rss_bytes() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches(" kB").trim();
+        kb.parse::<u64>().unwrap() * 1024
+    }
+
+    /// The sampler's own cost per tick, with two containers as in a
+    /// client/server run: CPU time of this thread (its schedstat), wall time,
+    /// and the memory the kept samples take. A measurement, not a check:
+    /// `cargo test -p xtask --bin xtask monitor::tests::sampler_cost -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn sampler_cost() {
+        let _serial = serial();
+        let sh = shell();
+        let (server, client) = (Container::run(&sh, "cost-server", &[], &["sleep", "300"]), Container::run(&sh, "cost-client", &[], &["sleep", "300"]));
+        let infos = Process::myself().unwrap().mountinfo().unwrap();
+        let mounts = cgroup_mounts(&infos);
+        let disks = real_block_devices();
+        let containers = vec![
+            watch(&sh, &mounts, "server", &server.name).unwrap().unwrap(),
+            watch(&sh, &mounts, "client", &client.name).unwrap().unwrap(),
+        ];
+        let now = Instant::now();
+        let prev_host = read_host(&disks).unwrap();
+        let mut sampler = Sampler { started: now, disks, prev_host, containers, samples: Vec::new(), warned: false };
+        let ticks = 5000;
+        let rss0 = vm_rss_bytes();
+        let (wall0, (cpu0, _)) = (Instant::now(), schedstat("thread-self"));
+        for _ in 0..ticks {
+            sampler.tick(Instant::now());
+        }
+        let (wall1, (cpu1, _)) = (Instant::now(), schedstat("thread-self"));
+        let rss1 = vm_rss_bytes();
+        assert_eq!(sampler.samples.len(), ticks);
+        assert!(sampler.samples.iter().all(|s| s.containers.len() == 2));
+        let per_tick_us = |ns: f64| ns / ticks as f64 / 1000.0;
+        eprintln!(
+            "sampler cost over {ticks} ticks, 2 containers: cpu {:.1} us/tick, wall {:.1} us/tick, rss +{} bytes/sample (+{} KiB in all)",
+            per_tick_us(cpu1 - cpu0),
+            per_tick_us((wall1 - wall0).as_nanos() as f64),
+            rss1.saturating_sub(rss0) / ticks as u64,
+            rss1.saturating_sub(rss0) / 1024,
+        );
+        eprintln!("at 0.5 s: {:.3}% of one CPU", (cpu1 - cpu0) / ticks as f64 / 0.5e9 * 100.0);
     }
 }
