@@ -8,6 +8,8 @@ mod flags;
 mod gen;
 mod git;
 mod lock;
+#[allow(dead_code)] // until the bench runner uses it
+mod monitor;
 mod paths;
 mod podman;
 mod select;
