@@ -15,5 +15,6 @@ pub mod lock;
 pub mod parse;
 pub mod plan;
 pub mod refname;
+pub mod results;
 pub mod schema;
 pub mod stats;

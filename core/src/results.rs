@@ -1,0 +1,213 @@
+//! From captured benchmark output to the numbers of a result document:
+//! judging a run, naming its metrics, aggregating valid runs, and the order
+//! in which a matrix's runs are interleaved.
+
+use std::collections::BTreeMap;
+
+use crate::config::WorkloadKind;
+use crate::parse::{self, RunExit, Validity};
+use crate::schema::{Metric, SeedLatency, SeedResults};
+use crate::stats::{self, Direction};
+
+/// The verdict and metric values of one run's output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    pub validity: Validity,
+    /// Metric name -> (unit, direction, value).
+    pub values: BTreeMap<String, (String, Direction, f64)>,
+}
+
+/// Parses and judges the stdout of one run of a benchmark with `args`.
+pub fn judge(kind: WorkloadKind, args: &[String], stdout: &str, exit: RunExit) -> Judged {
+    match kind {
+        WorkloadKind::Etcd => judge_etcd(args, stdout, exit),
+        WorkloadKind::GoStd => judge_gotest(stdout, exit),
+    }
+}
+
+fn judge_etcd(args: &[String], stdout: &str, exit: RunExit) -> Judged {
+    let report = parse::etcd::parse(stdout);
+    let validity = parse::etcd::judge(&report, parse::etcd::expected_total(args), exit);
+    let mut values = BTreeMap::new();
+    let mut put = |name: &str, unit: &str, dir: Direction, v: Option<f64>| {
+        if let Some(v) = v {
+            values.insert(name.to_string(), (unit.to_string(), dir, v));
+        }
+    };
+    if let Some(s) = &report.summary {
+        put("rps", "req/s", Direction::HigherIsBetter, s.requests_per_sec);
+        put("latency_average", "s", Direction::LowerIsBetter, s.average_secs);
+        put("latency_fastest", "s", Direction::LowerIsBetter, s.fastest_secs);
+        put("latency_slowest", "s", Direction::LowerIsBetter, s.slowest_secs);
+        put("latency_stddev", "s", Direction::LowerIsBetter, s.stddev_secs);
+    }
+    for (p, secs) in &report.percentiles {
+        put(&format!("latency_p{}", format_percentile(*p)), "s", Direction::LowerIsBetter, Some(*secs));
+    }
+    Judged { validity, values }
+}
+
+/// `99.9` -> `99_9`, `50` -> `50`: a percentile as a metric name part.
+fn format_percentile(p: f64) -> String {
+    let s = format!("{p}");
+    s.replace('.', "_")
+}
+
+/// Units where a bigger number is better; everything else Go prints
+/// (ns/op, B/op, allocs/op, custom costs) is a cost.
+fn gotest_direction(unit: &str) -> Direction {
+    if unit.ends_with("/s") {
+        Direction::HigherIsBetter
+    } else {
+        Direction::LowerIsBetter
+    }
+}
+
+fn judge_gotest(stdout: &str, exit: RunExit) -> Judged {
+    let out = parse::gotest::parse(stdout);
+    let validity = parse::gotest::judge(&out, exit);
+    // With -test.count > 1 a benchmark appears several times in one run: the
+    // run's value is their median.
+    let mut seen: BTreeMap<String, (String, Vec<f64>)> = BTreeMap::new();
+    for r in &out.results {
+        for (unit, v) in &r.values {
+            seen.entry(format!("{} {unit}", r.name)).or_insert_with(|| (unit.clone(), Vec::new())).1.push(*v);
+        }
+    }
+    let values = seen
+        .into_iter()
+        .filter_map(|(name, (unit, vs))| {
+            let dir = gotest_direction(&unit);
+            Some((name, (unit, dir, stats::median(&vs)?)))
+        })
+        .collect();
+    Judged { validity, values }
+}
+
+/// Every metric over the valid runs: values in run order and their summary.
+pub fn metrics<'a>(runs: impl IntoIterator<Item = &'a Judged>) -> BTreeMap<String, Metric> {
+    let mut out: BTreeMap<String, Metric> = BTreeMap::new();
+    for run in runs.into_iter().filter(|r| r.validity.valid) {
+        for (name, (unit, dir, v)) in &run.values {
+            out.entry(name.clone())
+                .or_insert_with(|| Metric { unit: unit.clone(), direction: *dir, values: Vec::new(), summary: None })
+                .values
+                .push(*v);
+        }
+    }
+    for m in out.values_mut() {
+        m.summary = stats::summarize(&m.values);
+    }
+    out
+}
+
+/// The seed pipeline's fields: `rps` for a put benchmark, `rps_stm` for an
+/// stm one, and latency medians.
+pub fn seed_results(benchmark_args: &[String], metrics: &BTreeMap<String, Metric>) -> SeedResults {
+    let median = |name: &str| metrics.get(name).and_then(|m| m.summary.as_ref()).map(|s| s.median);
+    let is_stm = benchmark_args.iter().any(|a| a == "stm");
+    let rps = median("rps");
+    let latency = match (median("latency_fastest"), median("latency_slowest"), median("latency_average"), median("latency_stddev")) {
+        (Some(fastest), Some(slowest), Some(average), Some(stddev)) => {
+            Some(SeedLatency { fastest, slowest, average, stddev, p99_9: median("latency_p99_9") })
+        }
+        _ => None,
+    };
+    SeedResults { rps: if is_stm { None } else { rps }, rps_stm: if is_stm { rps } else { None }, latency }
+}
+
+/// The order of a matrix's runs: repetition by repetition, every cell once
+/// per repetition, so slow drift of a noisy machine hits every Go ref alike
+/// (A B A B, not A A B B). `runs[i]` is how many runs cell `i` wants; the
+/// result lists `(cell, repetition)`.
+pub fn interleave(runs: &[u32]) -> Vec<(usize, u32)> {
+    let max = runs.iter().copied().max().unwrap_or(0);
+    (0..max).flat_map(|rep| runs.iter().enumerate().filter(move |(_, n)| rep < **n).map(move |(i, _)| (i, rep))).collect()
+}
+
+/// The file name of a cell's result within an invocation's directory.
+pub fn file_name(cell_id: &str) -> String {
+    format!("{}.json", cell_id.replace('/', "_"))
+}
+
+/// An invocation's directory name from its start time (`2026-11-21T05:50:00Z`),
+/// without characters some file systems refuse.
+pub fn invocation_dir(started: &str) -> String {
+    started.replace(':', "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn etcd_put_output_gives_seed_metrics() {
+        let a = args("--conns=10 --clients=100 put --key-size=8 --sequential-keys --total=20000 --val-size=256");
+        let j = judge(WorkloadKind::Etcd, &a, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit::SUCCESS);
+        assert!(j.validity.valid, "{:?}", j.validity);
+        assert_eq!(j.values["rps"], ("req/s".to_string(), Direction::HigherIsBetter, 15480.3636));
+        assert_eq!(j.values["latency_p99_9"].2, 0.0200);
+        assert_eq!(j.values["latency_p50"].2, 0.0057);
+        let m = metrics([&j, &j]);
+        assert_eq!(m["rps"].values, vec![15480.3636, 15480.3636]);
+        let seed = seed_results(&a, &m);
+        assert_eq!(seed.rps, Some(15480.3636));
+        assert_eq!(seed.rps_stm, None);
+        assert_eq!(seed.latency.unwrap().p99_9, Some(0.0200));
+    }
+
+    #[test]
+    fn stm_goes_to_rps_stm() {
+        let a = args("--precise --conns=10 --clients=100 stm --keys=1000 --keys-per-txn=2 --val-size=8 --total=5000");
+        let j = judge(WorkloadKind::Etcd, &a, &fixture("etcd-benchmark/stm-3.6-precise.txt"), RunExit::SUCCESS);
+        assert!(j.validity.valid, "{:?}", j.validity);
+        let seed = seed_results(&a, &metrics([&j]));
+        assert_eq!((seed.rps, seed.rps_stm), (None, Some(5666.952721594959)));
+    }
+
+    #[test]
+    fn invalid_runs_are_kept_out_of_aggregates() {
+        let a = args("put --total=2000");
+        let failed = judge(WorkloadKind::Etcd, &a, &fixture("etcd-benchmark/put-3.6-all-requests-failed.txt"), RunExit::SUCCESS);
+        assert!(!failed.validity.valid);
+        let good_args = args("put --total=20000");
+        let good = judge(WorkloadKind::Etcd, &good_args, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit::SUCCESS);
+        let timed_out = judge(WorkloadKind::Etcd, &good_args, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit { code: None, timed_out: true });
+        assert!(!timed_out.validity.valid);
+        let m = metrics([&failed, &good, &timed_out]);
+        assert_eq!(m["rps"].values, vec![15480.3636]);
+        assert_eq!(metrics([&failed]).len(), 0);
+    }
+
+    #[test]
+    fn gotest_metrics_are_named_by_benchmark_and_unit() {
+        let j = judge(WorkloadKind::GoStd, &[], &fixture("gotest/strconv.txt"), RunExit::SUCCESS);
+        assert!(j.validity.valid, "{:?}", j.validity);
+        let (unit, dir, _) = j.values.iter().find(|(k, _)| k.ends_with(" ns/op")).map(|(_, v)| v.clone()).unwrap();
+        assert_eq!((unit.as_str(), dir), ("ns/op", Direction::LowerIsBetter));
+        assert!(j.values.keys().all(|k| k.starts_with("Benchmark") && !k.contains("-2 ")), "{:?}", j.values.keys());
+        let fail = judge(WorkloadKind::GoStd, &[], &fixture("gotest/strconv-fail.txt"), RunExit::exited(1));
+        assert!(!fail.validity.valid);
+    }
+
+    #[test]
+    fn interleaving_is_round_robin() {
+        assert_eq!(interleave(&[3, 3]), vec![(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2)]);
+        assert_eq!(interleave(&[1, 2]), vec![(0, 0), (1, 0), (1, 1)]);
+        assert_eq!(interleave(&[]), vec![]);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(file_name("master/etcd@release-3.6/put"), "master_etcd@release-3.6_put.json");
+        assert_eq!(invocation_dir("2026-11-21T05:50:00Z"), "2026-11-21T05-50-00Z");
+    }
+}
