@@ -164,6 +164,10 @@ pub struct Run {
 pub struct Monitoring {
     pub interval_secs: f64,
     pub samples: Vec<Sample>,
+    /// Peak memory by container role, read from the container's cgroup
+    /// before it is removed (samples every 0.5 s miss short spikes).
+    #[serde(default)]
+    pub peak_memory_bytes: BTreeMap<String, u64>,
 }
 
 /// One sample. Counters are deltas since the previous sample.

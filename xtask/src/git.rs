@@ -100,3 +100,23 @@ pub fn ensure_mirror(sh: &Shell, cache: &Path, location: &str, shas: &[&str]) ->
     anyhow::ensure!(has_all(&mirror), "{location} does not have commit(s) {} named by the lock; run `cargo xtask lock`", shas.join(", "));
     Ok(mirror)
 }
+
+/// Commits exactly `files` in the repository at `root`, whatever else the
+/// user has staged or changed; `false` when `root` is not in a repository.
+pub fn commit_files(sh: &Shell, root: &Path, files: &[PathBuf], message: &str) -> Result<bool> {
+    let inside = cmd!(sh, "git -C {root} rev-parse --is-inside-work-tree").quiet().ignore_stderr().ignore_status().read().unwrap_or_default();
+    if inside.trim() != "true" {
+        return Ok(false);
+    }
+    // A machine without a git identity (a CI runner) still gets a commit.
+    let mut identity = Vec::new();
+    if cmd!(sh, "git -C {root} config user.email").quiet().ignore_stderr().read().map_or(true, |e| e.trim().is_empty()) {
+        identity = vec!["-c", "user.name=gobench", "-c", "user.email=gobench@localhost"];
+    }
+    cmd!(sh, "git -C {root} add -- {files...}").quiet().run().context("git add of the result files")?;
+    cmd!(sh, "git -C {root} {identity...} commit --quiet --no-verify --only -m {message} -- {files...}")
+        .quiet()
+        .run()
+        .with_context(|| format!("committing {} result file(s) in {}", files.len(), root.display()))?;
+    Ok(true)
+}

@@ -3,15 +3,17 @@
 //! Parses flags, changes to the project root and dispatches; each subcommand
 //! lives in its own module.
 
+mod bench;
 mod build;
 mod flags;
 mod gen;
 mod git;
 mod lock;
-#[allow(dead_code)] // until the bench runner uses it
+mod host;
 mod monitor;
 mod paths;
 mod podman;
+mod run;
 mod select;
 mod upload;
 
@@ -39,8 +41,10 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Cmd::Build(cmd) => cmd.run(&paths),
         flags::Cmd::Upload(cmd) => cmd.run(&sh, &paths),
         flags::Cmd::HorreumSetup(cmd) => cmd.run(&paths),
-        flags::Cmd::Bench(_)
-        | flags::Cmd::Bisect(_)
+        flags::Cmd::Bench(cmd) => cmd.run(&paths),
+        flags::Cmd::Run(cmd) => cmd.run(),
+        flags::Cmd::Doctor(_) | flags::Cmd::Demo(_) => anyhow::bail!("not yet"),
+        flags::Cmd::Bisect(_)
         | flags::Cmd::Reproduce(_)
         | flags::Cmd::Compare(_)
         | flags::Cmd::Detect(_)

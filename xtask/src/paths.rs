@@ -16,6 +16,7 @@ pub struct Paths {
     pub config: PathBuf,
     pub lock: PathBuf,
     pub containerfiles: PathBuf,
+    pub results: PathBuf,
     /// Git mirrors, build logs, downloads: kept between runs, never committed.
     pub cache: PathBuf,
 }
@@ -39,6 +40,7 @@ impl Paths {
         Ok(Paths {
             lock: config.with_extension("lock"),
             containerfiles: root.join("containerfiles"),
+            results: root.join("results"),
             root,
             config,
             cache,

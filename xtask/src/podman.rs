@@ -66,7 +66,7 @@ pub struct BuildSpec<'a> {
 pub fn spawn_build(spec: &BuildSpec, log: &Path) -> Result<Child> {
     let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let mut c = command();
-    c.args(["build", "--no-cache", "--timestamp", IMAGE_EPOCH, "--omit-history", "--identity-label=false"]);
+    c.args(["build", "--pull=never", "--force-rm", "--no-cache", "--timestamp", IMAGE_EPOCH, "--omit-history", "--identity-label=false"]);
     if !spec.network {
         c.arg("--network=none");
     }

@@ -165,7 +165,7 @@ impl UploadReport {
         self.pending.is_empty() && self.needs_human.is_empty() && self.key_problem.is_none()
     }
 
-    fn print(&self) {
+    pub fn print(&self) {
         for (path, reason) in &self.pending {
             eprintln!("pending: {path}: {reason}");
         }
