@@ -3,11 +3,15 @@
 //! Parses flags, changes to the project root and dispatches; each subcommand
 //! lives in its own module.
 
+mod compare;
+mod detect;
+mod export;
 mod flags;
 mod gen;
 mod git;
 mod lock;
 mod paths;
+mod report;
 
 use std::process::ExitCode;
 
@@ -30,12 +34,13 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
     match flags.cmd {
         flags::Cmd::Lock(cmd) => cmd.run(&sh, &paths),
         flags::Cmd::Gen(cmd) => cmd.run(&paths),
+        flags::Cmd::Compare(cmd) => cmd.run(&paths),
+        flags::Cmd::Detect(cmd) => cmd.run(&paths),
+        flags::Cmd::Report(cmd) => cmd.run(&paths),
+        flags::Cmd::Export(cmd) => cmd.run(&paths),
         flags::Cmd::Bench(_)
         | flags::Cmd::Bisect(_)
         | flags::Cmd::Reproduce(_)
-        | flags::Cmd::Compare(_)
-        | flags::Cmd::Detect(_)
-        | flags::Cmd::Report(_)
         | flags::Cmd::Upload(_)
         | flags::Cmd::Serve(_) => {
             anyhow::bail!("this command is not implemented yet; see the open issues")
