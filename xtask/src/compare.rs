@@ -81,7 +81,10 @@ impl Args {
 fn side(paths: &Paths, results: &[Loaded], selector: &str) -> Result<Vec<Loaded>> {
     let as_file = Path::new(selector);
     if selector.ends_with(".json") || as_file.is_file() {
-        return Ok(vec![load_file(&paths.root, as_file)?]);
+        // Relative to the current directory, else to the project root.
+        let in_root = paths.root.join(as_file);
+        let file = if !as_file.exists() && in_root.is_file() { in_root.as_path() } else { as_file };
+        return Ok(vec![load_file(&paths.root, file)?]);
     }
     let picked: Vec<Loaded> = compare::select(results, selector).into_iter().cloned().collect();
     if picked.is_empty() {

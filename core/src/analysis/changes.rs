@@ -74,6 +74,11 @@ pub struct Change {
     pub p_value: Option<f64>,
     /// `before_sha..blamed_sha`, or the blamed SHA alone.
     pub commits: String,
+    /// Horreum only: the commits its window covered when the rule fired,
+    /// `sha before the window..newest sha`. Horreum blames the first window
+    /// point beyond the old mean, which noise can put a point or two before
+    /// the real step; the real step is inside this range.
+    pub window_commits: Option<String>,
 }
 
 /// A series without a recent valid result.
@@ -132,6 +137,7 @@ fn change(s: &Series, model: Model, index: usize, detected_at: Option<usize>, ol
         change_pct: if old == 0.0 { 0.0 } else { (new / old - 1.0) * 100.0 },
         p_value,
         commits,
+        window_commits: None,
     }
 }
 
@@ -141,7 +147,11 @@ pub fn series_changes(s: &Series, cfg: &DetectConfig) -> Vec<Change> {
     let mut out = Vec::new();
     if let Some(rule) = &cfg.relative {
         for c in detect::relative_difference(&values, std::slice::from_ref(rule), s.direction) {
-            out.push(change(s, Model::RelativeDifference, c.index, Some(c.detected_at), c.old, c.new, c.verdict, None));
+            let mut ch = change(s, Model::RelativeDifference, c.index, Some(c.detected_at), c.old, c.new, c.verdict, None);
+            let first = (c.detected_at + 1).saturating_sub(rule.window.max(1));
+            let from = first.checked_sub(1).map_or(String::new(), |i| format!("{}..", s.points[i].go_sha));
+            ch.window_commits = Some(format!("{from}{}", s.points[c.detected_at].go_sha));
+            out.push(ch);
         }
     }
     if let Some(ed) = &cfg.edivisive {
@@ -237,6 +247,9 @@ pub fn render_text(d: &Detection) -> String {
                 }
             }
             None => out += &format!("  suspect Go commits: up to {}\n", c.commits),
+        }
+        if let Some(w) = &c.window_commits {
+            out += &format!("  window when it fired: {w}\n");
         }
     }
     for m in &d.missing {

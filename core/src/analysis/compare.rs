@@ -292,7 +292,7 @@ pub fn table_cells(t: &Table) -> Vec<[String; 9]> {
             med(&r.b),
             ci(&r.b),
             r.delta_pct.map_or("-".to_string(), fmt_pct),
-            r.p_value.map_or("-".to_string(), |p| format!("{p:.3}")),
+            r.p_value.map_or("-".to_string(), fmt_p),
             format!("{}+{}", n(&r.a), n(&r.b)),
             verdict,
         ]);
@@ -311,6 +311,15 @@ pub fn table_cells(t: &Table) -> Vec<[String; 9]> {
         ]);
     }
     out
+}
+
+/// A p-value with three decimals, or in scientific notation below 0.001.
+pub fn fmt_p(p: f64) -> String {
+    if p >= 0.001 || p == 0.0 {
+        format!("{p:.3}")
+    } else {
+        format!("{p:.1e}")
+    }
 }
 
 /// The table title: `rps [req/s, higher is better]`.
