@@ -47,8 +47,11 @@ impl Args {
         let all = series::build(&docs);
         let found = changes::detect(&all, &cfg);
         let table = report::newest_two_go(&docs).map(|(a, b)| {
-            let (sa, sb) = (compare::select(&docs, &a), compare::select(&docs, &b));
-            compare::compare(&a, &sa, &b, &sb, &compare::TableConfig::default())
+            let side = |(name, sha): &(String, String)| -> Vec<&gobench_core::analysis::Loaded> {
+                compare::select(&docs, name).into_iter().filter(|l| &l.doc.provenance.go.sha == sha).collect()
+            };
+            let label = |(name, sha): &(String, String)| format!("{name} {}", &sha[..sha.len().min(12)]);
+            compare::compare(&label(&a), &side(&a), &label(&b), &side(&b), &compare::TableConfig::default())
         });
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
         let out = out.canonicalize().with_context(|| format!("resolving {}", out.display()))?;

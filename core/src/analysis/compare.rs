@@ -331,7 +331,13 @@ pub fn table_title(t: &Table) -> String {
 pub fn render_text(r: &CompareReport) -> String {
     let mut out = String::new();
     for (name, side) in [("A", &r.a), ("B", &r.b)] {
-        out += &format!("{name}: {} ({} file{}; {})\n", side.label, side.files.len(), if side.files.len() == 1 { "" } else { "s" }, side.go.join(", "));
+        out += &format!(
+            "{name}: {} ({} file{}; {})\n",
+            side.label,
+            side.files.len(),
+            if side.files.len() == 1 { "" } else { "s" },
+            super::report::toolchains_text(&side.go)
+        );
     }
     out += &format!(
         "significant: Mann-Whitney U p <= {} and |delta| >= {}%; medians with 95% CI\n",

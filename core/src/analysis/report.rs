@@ -31,19 +31,24 @@ pub struct ReportInput<'a> {
     pub subtitle: &'a str,
 }
 
-/// The two Go names whose newest commits are the newest, as (older, newer):
-/// what the report's compare table shows.
-pub fn newest_two_go(docs: &[Loaded]) -> Option<(String, String)> {
-    let mut newest: BTreeMap<&str, f64> = BTreeMap::new();
+/// The newest commit of each of the two Go names whose newest commits are
+/// the newest, as ((name, sha) older, (name, sha) newer): what the report's
+/// compare table shows, so it compares two toolchains, not two histories.
+pub fn newest_two_go(docs: &[Loaded]) -> Option<((String, String), (String, String))> {
+    let mut newest: BTreeMap<&str, (f64, &str)> = BTreeMap::new();
     for l in docs {
-        let t = parse_rfc3339(&l.doc.provenance.go.commit_time).unwrap_or(f64::NEG_INFINITY);
-        let e = newest.entry(&l.doc.provenance.go.name).or_insert(t);
-        *e = e.max(t);
+        let go = &l.doc.provenance.go;
+        let t = parse_rfc3339(&go.commit_time).unwrap_or(f64::NEG_INFINITY);
+        let e = newest.entry(&go.name).or_insert((t, &go.sha));
+        if t > e.0 {
+            *e = (t, &go.sha);
+        }
     }
-    let mut by_time: Vec<(&str, f64)> = newest.into_iter().collect();
-    by_time.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
+    let mut by_time: Vec<(&str, (f64, &str))> = newest.into_iter().collect();
+    by_time.sort_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(a.0.cmp(b.0)));
     let n = by_time.len();
-    (n >= 2).then(|| (by_time[n - 2].0.to_string(), by_time[n - 1].0.to_string()))
+    let pick = |i: usize| (by_time[i].0.to_string(), by_time[i].1 .1.to_string());
+    (n >= 2).then(|| (pick(n - 2), pick(n - 1)))
 }
 
 /// The page file name of a series: `s-` and the key, made file-name safe.
@@ -65,6 +70,7 @@ a:hover { text-decoration: underline; }
 table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #e5e8eb; text-align: left; vertical-align: middle; }
 th { background: #f0f3f6; font-weight: 600; }
+td.nowrap { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 .regression { color: #cf222e; font-weight: 600; }
@@ -122,10 +128,24 @@ fn verdict_badge(v: Verdict) -> &'static str {
     }
 }
 
+/// `abc123def456..0123456789ab` with the full range as a tooltip.
+fn commits_html(range: &str) -> String {
+    let short: Vec<&str> = range.split("..").map(|sha| &sha[..sha.len().min(12)]).collect();
+    format!("<span class=\"mono\" title=\"{}\">{}</span>", esc(range), esc(&short.join("..")))
+}
+
+/// The toolchains of a side, at most three named.
+pub fn toolchains_text(go: &[String]) -> String {
+    match go.len() {
+        0..=3 => go.join(", "),
+        n => format!("{}, ... and {} more", go[..2].join(", "), n - 2),
+    }
+}
+
 fn compare_html(c: &CompareReport) -> String {
     let mut o = String::new();
     for (name, side) in [("A", &c.a), ("B", &c.b)] {
-        o += &format!("<div class=\"note\"><b>{name}</b>: {} ({} files; {})</div>\n", esc(&side.label), side.files.len(), esc(&side.go.join(", ")));
+        o += &format!("<div class=\"note\"><b>{name}</b>: {} ({} files; {})</div>\n", esc(&side.label), side.files.len(), esc(&toolchains_text(&side.go)));
     }
     o += &format!(
         "<div class=\"note\">Significant: Mann-Whitney U p &le; {} and |delta| &ge; {}%. Medians with their 95% confidence interval; each side pools all runs of its result files.</div>\n",
@@ -206,7 +226,7 @@ fn series_page(s: &Series, changes: &[&Change], missing: Option<&Stale>, root_hr
         o += "<table>\n<tr><th>verdict</th><th>model</th><th>change</th><th>blamed run</th><th>suspect Go commits</th></tr>\n";
         for c in changes {
             o += &format!(
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">{} ({} &rarr; {})</td><td><a href=\"{}\">{}</a> <span class=\"mono\">{}</span></td><td class=\"mono\">{}</td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{} ({} &rarr; {})</td><td><a href=\"{}\">{}</a> {}</td><td>{}</td></tr>\n",
                 verdict_badge(c.verdict),
                 c.model.name(),
                 fmt_pct(c.change_pct),
@@ -215,7 +235,7 @@ fn series_page(s: &Series, changes: &[&Change], missing: Option<&Stale>, root_hr
                 esc(&href(&c.blamed)),
                 esc(&c.blamed.started),
                 esc(&c.blamed.go_name),
-                esc(&c.commits)
+                commits_html(&c.commits)
             );
         }
         o += "</table>\n";
@@ -224,7 +244,7 @@ fn series_page(s: &Series, changes: &[&Change], missing: Option<&Stale>, root_hr
     for (i, p) in s.points.iter().enumerate() {
         let ci = p.ci.map_or("-".to_string(), |(a, b)| format!("[{}, {}]", fmt_si(a), fmt_si(b)));
         o += &format!(
-            "<tr><td class=\"num\">{i}</td><td>{} <span class=\"note\">{}</span></td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><a class=\"mono\" href=\"{}\">{}</a></td></tr>\n",
+            "<tr><td class=\"num\">{i}</td><td class=\"nowrap\">{} <span class=\"note\">{}</span></td><td class=\"mono\">{}</td><td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"nowrap\"><a class=\"mono\" href=\"{}\">{}</a></td></tr>\n",
             esc(&p.go_name),
             esc(&p.go_version),
             esc(p.short_sha()),
@@ -305,13 +325,13 @@ pub fn render(input: &ReportInput) -> Vec<(String, String)> {
         for c in input.changes {
             let name = names.get(&c.series).cloned().unwrap_or_default();
             o += &format!(
-                "<tr><td>{}</td><td><a href=\"{}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td></tr>\n",
+                "<tr><td>{}</td><td><a href=\"{}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
                 verdict_badge(c.verdict),
                 esc(&name),
                 esc(&c.series.to_string()),
                 c.model.name(),
                 fmt_pct(c.change_pct),
-                esc(&c.commits)
+                commits_html(&c.commits)
             );
         }
         o += "</table>\n";

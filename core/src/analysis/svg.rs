@@ -64,8 +64,8 @@ fn y_range(points: &[Point]) -> (f64, f64) {
 /// before and the blamed point, and the blamed point itself.
 pub fn plot(s: &Series, changes: &[Change], href: &dyn Fn(&Point) -> String, tooltip: &dyn Fn(usize, &Point) -> String) -> String {
     const W: f64 = 1000.0;
-    const H: f64 = 380.0;
-    let (left, right, top, bottom) = (80.0, 20.0, 16.0, 96.0);
+    const H: f64 = 400.0;
+    let (left, right, top, bottom) = (80.0, 20.0, 16.0, 118.0);
     let (pw, ph) = (W - left - right, H - top - bottom);
     let n = s.points.len().max(1);
     let x = |i: usize| left + (i as f64 + 0.5) * pw / n as f64;

@@ -419,3 +419,142 @@ fn detect_false_alarm_rate_on_noise() {
     // Measured with this seed: 0/100 and 5/100 (over 200 other seeds 2%; 6% without the floor).
     assert!(e <= 10, "e-divisive raised {e}/100 false alarms");
 }
+
+// ---------------------------------------------------------------------------
+// report
+// ---------------------------------------------------------------------------
+
+/// A history shaped like a real one: 30 master commits of etcd put and stm
+/// on two etcd refs with 3% noise, a 12% drop in put rps at commit 20, and
+/// five runs of go1.27.3 for the compare table.
+fn report_project() -> Project {
+    let p = Project::new(DEFAULT_DETECT);
+    let mut noise = Noise(3);
+    let mut runs = |center: f64| -> Vec<f64> { (0..5).map(|_| center * (1.0 + 0.03 * noise.normal())).collect() };
+    for i in 0..30 {
+        let g = go("master", "go1.28.0", 3000 + i, &day(f64::from(i)));
+        for (wref, base) in [("release-3.6", 31_000.0), ("main", 29_500.0)] {
+            let drop = if i >= 20 && wref == "release-3.6" { 0.88 } else { 1.0 };
+            let rps = runs(base * drop);
+            let lat = runs(0.0032 / drop);
+            p.add(
+                &format!("results/{wref}/put/{i:03}.json"),
+                &doc(&g, &day(f64::from(i) + 0.5), wref, "put", "bench1", &[("rps", "req/s", HI, &rps), ("latency_average", "s", LO, &lat)]),
+            );
+            let stm = runs(base / 3.0);
+            p.add(&format!("results/{wref}/stm/{i:03}.json"), &doc(&g, &day(f64::from(i) + 0.6), wref, "stm", "bench1", &[("rps", "req/s", HI, &stm)]));
+        }
+    }
+    let old = go("go1.27", "go1.27.3", 2999, "2025-11-04T18:00:00Z");
+    for k in 0..3 {
+        let rps = runs(31_000.0);
+        let lat = runs(0.0032);
+        p.add(&format!("results/go1.27/put-{k}.json"), &doc(&old, &day(29.7 + f64::from(k) * 0.01), "release-3.6", "put", "bench1", &[("rps", "req/s", HI, &rps), ("latency_average", "s", LO, &lat)]));
+    }
+    p
+}
+
+fn chromium(args: &[&str]) -> std::process::Output {
+    let found = Command::new("chromium").arg("--version").output();
+    assert!(
+        found.is_ok_and(|o| o.status.success()),
+        "this test needs a headless browser: install Debian's chromium (`apt-get install -y chromium`)"
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "chromium {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Loads a page in chromium: its DOM after parsing, and a screenshot.
+fn load(page: &Path, shot: &Path) -> String {
+    let url = format!("file://{}", page.display());
+    let dom = chromium(&["--dump-dom", &url]);
+    let stderr = String::from_utf8_lossy(&dom.stderr);
+    for bad in ["CONSOLE", "Failed to load", "net::ERR_"] {
+        assert!(!stderr.contains(bad), "{} has errors ({bad}):\n{stderr}", page.display());
+    }
+    chromium(&[&format!("--screenshot={}", shot.display()), "--window-size=1200,900", "--hide-scrollbars", &url]);
+    String::from_utf8(dom.stdout).unwrap()
+}
+
+/// (width, height, RGBA pixels) of a PNG.
+fn pixels(png_file: &Path) -> (u32, u32, Vec<[u8; 4]>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_file).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bytes = &buf[..info.buffer_size()];
+    let px: Vec<[u8; 4]> = match info.color_type {
+        png::ColorType::Rgba => bytes.chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect(),
+        png::ColorType::Rgb => bytes.chunks(3).map(|c| [c[0], c[1], c[2], 255]).collect(),
+        other => panic!("unexpected PNG colour type {other:?}"),
+    };
+    (info.width, info.height, px)
+}
+
+/// Pixels within 40 of the colour on every channel.
+fn count_near(px: &[[u8; 4]], rgb: [u8; 3]) -> usize {
+    px.iter().filter(|p| (0..3).all(|i| (i32::from(p[i]) - i32::from(rgb[i])).abs() < 40)).count()
+}
+
+/// Renders the report, loads it in a real headless browser from `file://`
+/// and checks the DOM has the plot and the screenshot shows it.
+/// `GOBENCH_KEEP_REPORT=1` keeps the directory (its path is printed).
+#[test]
+fn report_renders_in_a_headless_browser() {
+    let p = report_project();
+    let out = p.path().join("report");
+    let said = p.code(&["report", "--out", out.to_str().unwrap(), "--now", &day(30.0)], 0);
+    assert!(said.contains("wrote 7 pages"), "{said}");
+
+    let page = out.join("s-etcd_release-3.6-put-rps-bench1.html");
+    let dom = load(&page, &p.path().join("series.png"));
+    assert!(dom.contains("<svg") && dom.contains("class=\"plot\""), "no plot in the DOM:\n{dom}");
+    assert!(dom.contains("<path class=\"series\" d=\"M"), "no line in the plot");
+    assert_eq!(dom.matches("<circle class=\"point").count(), 33, "one point per result file (30 master, 3 go1.27)");
+    assert!(dom.contains("<circle class=\"point regression\""), "the detected drop is not drawn red");
+    assert!(dom.contains("<line class=\"change regression\""), "no change marker");
+    assert!(dom.contains("</main>"), "the page did not parse to its end");
+    // Every point links to its result file, relative to the page, and the link works.
+    let hrefs: Vec<&str> = dom.split("<a href=\"").skip(1).map(|s| &s[..s.find('"').unwrap()]).filter(|h| h.ends_with(".json")).collect();
+    assert!(hrefs.len() >= 33, "{hrefs:?}");
+    for h in &hrefs {
+        assert!(h.starts_with("../results/"), "{h}");
+        assert!(out.join(h).is_file(), "{h} does not resolve from {}", out.display());
+    }
+    // The blamed point's tooltip names the run, the commit and the change.
+    let blamed = dom.split("point regression").nth(1).unwrap();
+    let title = &blamed[blamed.find("<title>").unwrap()..blamed.find("</title>").unwrap()];
+    assert!(title.contains("results/release-3.6/put/020.json") && title.contains(&sha(3020)[..12]) && title.contains("REGRESSION"), "{title}");
+
+    let (w, h, px) = pixels(&p.path().join("series.png"));
+    assert_eq!((w, h), (1200, 900));
+    let white = count_near(&px, [255, 255, 255]);
+    assert!(white < px.len() * 97 / 100, "the screenshot is blank ({white} of {} pixels white)", px.len());
+    assert!(count_near(&px, [9, 105, 218]) > 2_000, "the blue series line and points are not visible");
+    assert!(count_near(&px, [207, 34, 46]) > 100, "the red change is not visible");
+
+    // The index: the compare table of the two newest Go refs and every series.
+    let index = load(&out.join("index.html"), &p.path().join("index.png"));
+    assert!(index.contains(&format!("Compare: go1.27 {} (A) vs master {} (B)", &sha(2999)[..12], &sha(3029)[..12])), "no compare table of the newest commits");
+    assert_eq!(index.matches("class=\"spark\"").count(), 6, "a sparkline per series");
+    assert!(index.contains("s-etcd_release-3.6-put-rps-bench1.html"));
+    let (_, _, px) = pixels(&p.path().join("index.png"));
+    assert!(count_near(&px, [9, 105, 218]) > 200, "no sparklines or links visible on the index");
+    assert!(!std::fs::read_to_string(&page).unwrap().contains("<script"), "pages need no JavaScript");
+    for name in std::fs::read_dir(&out).unwrap() {
+        let text = std::fs::read_to_string(name.unwrap().path()).unwrap();
+        assert!(!text.contains("http://") || !text.replace("http://www.w3.org/2000/svg", "").contains("http://"), "external resource");
+        assert!(!text.contains("https://"), "external resource");
+    }
+    if std::env::var_os("GOBENCH_KEEP_REPORT").is_some() {
+        let kept = p.dir.keep();
+        eprintln!("report kept in {}", kept.display());
+    }
+}
