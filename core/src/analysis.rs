@@ -59,7 +59,11 @@ pub fn fmt_si(v: f64) -> String {
         (1e-9, "n"),
     ];
     let a = v.abs();
-    let (scale, prefix) = PREFIXES.iter().copied().find(|&(s, _)| a >= s * 0.99995).unwrap_or((1e-9, "n"));
+    let (scale, prefix) = PREFIXES
+        .iter()
+        .copied()
+        .find(|&(s, _)| a >= s * 0.99995)
+        .unwrap_or((1e-9, "n"));
     let x = v / scale;
     let digits = if x.abs() >= 99.995 {
         1

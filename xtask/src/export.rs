@@ -16,13 +16,13 @@ use crate::paths::{write_atomic, Paths};
 /// run, e.g. `BenchmarkEtcd/put/release-3.6 1 31250 req/s 0.0031 sec/op`.
 /// Compare two toolchains with `benchstat -col gobench-go FILE`.
 #[derive(Debug, ClapArgs)]
-#[group(id = "format", required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("format").required(true).args(["benchfmt", "csv"])))]
 pub struct Args {
     /// Go benchmark format.
-    #[arg(long, group = "format")]
+    #[arg(long)]
     pub benchfmt: bool,
     /// CSV: one line per run value, with its provenance.
-    #[arg(long, group = "format")]
+    #[arg(long)]
     pub csv: bool,
     /// Write to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
@@ -35,7 +35,12 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, paths: &Paths) -> Result<()> {
-        let Args { benchfmt, csv: _, out, select } = self;
+        let Args {
+            benchfmt,
+            csv: _,
+            out,
+            select,
+        } = self;
         let all = load_results(paths)?;
         let docs: Vec<Loaded> = if select.is_empty() {
             all
@@ -43,14 +48,21 @@ impl Args {
             let mut picked = Vec::new();
             for s in &select {
                 let found = compare::select(&all, s);
-                anyhow::ensure!(!found.is_empty(), "no result matches `{s}`: give a Go name or ref, or an image hash prefix");
+                anyhow::ensure!(
+                    !found.is_empty(),
+                    "no result matches `{s}`: give a Go name or ref, or an image hash prefix"
+                );
                 picked.extend(found.into_iter().cloned());
             }
             picked.sort_by(|a, b| a.path.cmp(&b.path));
             picked.dedup_by(|a, b| a.path == b.path);
             picked
         };
-        let text = if benchfmt { export::benchfmt(&docs) } else { export::csv(&docs) };
+        let text = if benchfmt {
+            export::benchfmt(&docs)
+        } else {
+            export::csv(&docs)
+        };
         match out {
             Some(file) => {
                 write_atomic(&file, text.as_bytes())?;

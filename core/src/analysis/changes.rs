@@ -103,7 +103,10 @@ pub struct Detection {
 
 impl Detection {
     pub fn regressions(&self) -> usize {
-        self.changes.iter().filter(|c| c.verdict == Verdict::Regression).count()
+        self.changes
+            .iter()
+            .filter(|c| c.verdict == Verdict::Regression)
+            .count()
     }
 
     /// A regression or missing data: what makes `detect` exit 1.
@@ -116,7 +119,14 @@ fn started(p: &Point) -> f64 {
     parse_rfc3339(&p.started).unwrap_or(f64::NEG_INFINITY)
 }
 
-fn change(s: &Series, model: Model, index: usize, detected_at: Option<usize>, old: f64, new: f64, verdict: Verdict, p_value: Option<f64>) -> Change {
+/// A change at `index` from mean `old` to `new`; model-specific fields unset.
+fn change(
+    s: &Series,
+    model: Model,
+    index: usize,
+    (old, new): (f64, f64),
+    verdict: Verdict,
+) -> Change {
     let blamed = s.points[index].clone();
     let before = index.checked_sub(1).map(|i| s.points[i].clone());
     let commits = match &before {
@@ -131,11 +141,15 @@ fn change(s: &Series, model: Model, index: usize, detected_at: Option<usize>, ol
         index,
         blamed,
         before,
-        detected_at,
+        detected_at: None,
         old,
         new,
-        change_pct: if old == 0.0 { 0.0 } else { (new / old - 1.0) * 100.0 },
-        p_value,
+        change_pct: if old == 0.0 {
+            0.0
+        } else {
+            (new / old - 1.0) * 100.0
+        },
+        p_value: None,
         commits,
         window_commits: None,
     }
@@ -147,29 +161,49 @@ pub fn series_changes(s: &Series, cfg: &DetectConfig) -> Vec<Change> {
     let mut out = Vec::new();
     if let Some(rule) = &cfg.relative {
         for c in detect::relative_difference(&values, std::slice::from_ref(rule), s.direction) {
-            let mut ch = change(s, Model::RelativeDifference, c.index, Some(c.detected_at), c.old, c.new, c.verdict, None);
+            let mut ch = change(
+                s,
+                Model::RelativeDifference,
+                c.index,
+                (c.old, c.new),
+                c.verdict,
+            );
+            ch.detected_at = Some(c.detected_at);
             let first = (c.detected_at + 1).saturating_sub(rule.window.max(1));
-            let from = first.checked_sub(1).map_or(String::new(), |i| format!("{}..", s.points[i].go_sha));
+            let from = first
+                .checked_sub(1)
+                .map_or(String::new(), |i| format!("{}..", s.points[i].go_sha));
             ch.window_commits = Some(format!("{from}{}", s.points[c.detected_at].go_sha));
             out.push(ch);
         }
     }
     if let Some(ed) = &cfg.edivisive {
         for c in detect::e_divisive(&values, ed, s.direction) {
-            out.push(change(s, Model::EDivisive, c.index, None, c.mean_before, c.mean_after, c.verdict, Some(c.p_value)));
+            let mut ch = change(
+                s,
+                Model::EDivisive,
+                c.index,
+                (c.mean_before, c.mean_after),
+                c.verdict,
+            );
+            ch.p_value = Some(c.p_value);
+            out.push(ch);
         }
     }
     if let Some(since) = cfg.since {
         out.retain(|c| started(&s.points[c.detected_at.unwrap_or(c.index)]) >= since);
     }
     out.retain(|c| c.verdict != Verdict::NoChange);
-    out.sort_by(|a, b| (a.index, a.model).cmp(&(b.index, b.model)));
+    out.sort_by_key(|c| (c.index, c.model));
     out
 }
 
 /// The watchdog for one series.
 pub fn staleness(s: &Series, max_age_days: u32, now: f64) -> Option<Stale> {
-    let last = s.points.iter().max_by(|a, b| started(a).total_cmp(&started(b)))?;
+    let last = s
+        .points
+        .iter()
+        .max_by(|a, b| started(a).total_cmp(&started(b)))?;
     let age_days = (now - started(last)) / 86_400.0;
     (age_days > f64::from(max_age_days)).then(|| Stale {
         series: s.key.clone(),
@@ -186,12 +220,23 @@ pub fn detect(series: &[Series], cfg: &DetectConfig) -> Detection {
         series: series.len(),
         points: series.iter().map(|s| s.points.len()).sum(),
         changes: series.iter().flat_map(|s| series_changes(s, cfg)).collect(),
-        missing: series.iter().filter_map(|s| staleness(s, cfg.max_age_days, cfg.now)).collect(),
+        missing: series
+            .iter()
+            .filter_map(|s| staleness(s, cfg.max_age_days, cfg.now))
+            .collect(),
     }
 }
 
 fn point_text(p: &Point) -> String {
-    format!("go {} {} {} (committed {}), run {} in {}", p.go_name, p.go_version, p.short_sha(), p.commit_time, p.started, p.path)
+    format!(
+        "go {} {} {} (committed {}), run {} in {}",
+        p.go_name,
+        p.go_version,
+        p.short_sha(),
+        p.commit_time,
+        p.started,
+        p.path
+    )
 }
 
 /// The one-line description of a change used in the terminal and on hover.
@@ -261,7 +306,11 @@ pub fn render_text(d: &Detection) -> String {
             point_text(&m.last)
         );
     }
-    let improvements = d.changes.iter().filter(|c| c.verdict == Verdict::Improvement).count();
+    let improvements = d
+        .changes
+        .iter()
+        .filter(|c| c.verdict == Verdict::Improvement)
+        .count();
     out += &format!(
         "\n{} regression{}, {} improvement{}, {} series with missing data\n",
         d.regressions(),

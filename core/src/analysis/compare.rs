@@ -22,7 +22,10 @@ use crate::stats::{self, CompareConfig, Direction, Summary, Verdict};
 /// or toolchain image hash. Names win over hash prefixes. A result file as a
 /// selector is the shell's business: it reads the file and passes it alone.
 pub fn select<'a>(docs: &'a [Loaded], selector: &str) -> Vec<&'a Loaded> {
-    let by_name: Vec<&Loaded> = docs.iter().filter(|l| l.doc.provenance.go.name == selector || l.doc.provenance.go.git_ref == selector).collect();
+    let by_name: Vec<&Loaded> = docs
+        .iter()
+        .filter(|l| l.doc.provenance.go.name == selector || l.doc.provenance.go.git_ref == selector)
+        .collect();
     if !by_name.is_empty() {
         return by_name;
     }
@@ -32,7 +35,11 @@ pub fn select<'a>(docs: &'a [Loaded], selector: &str) -> Vec<&'a Loaded> {
     }
     let prefix = selector.to_ascii_lowercase();
     let hash = |h: &str| h.strip_prefix("sha256:").unwrap_or(h).starts_with(&prefix);
-    docs.iter().filter(|l| hash(&l.doc.provenance.image.hash) || hash(&l.doc.provenance.toolchain_image.hash)).collect()
+    docs.iter()
+        .filter(|l| {
+            hash(&l.doc.provenance.image.hash) || hash(&l.doc.provenance.toolchain_image.hash)
+        })
+        .collect()
 }
 
 /// Settings of [`compare`].
@@ -113,7 +120,10 @@ pub struct Geomean {
 impl CompareReport {
     /// Whether any row is a significant regression.
     pub fn has_regression(&self) -> bool {
-        self.tables.iter().flat_map(|t| &t.rows).any(|r| r.verdict == Verdict::Regression)
+        self.tables
+            .iter()
+            .flat_map(|t| &t.rows)
+            .any(|r| r.verdict == Verdict::Regression)
     }
 }
 
@@ -128,7 +138,13 @@ fn pool(side: &[&Loaded]) -> BTreeMap<(String, String, String), Pool> {
     let mut pools: BTreeMap<(String, String, String), Pool> = BTreeMap::new();
     for l in side {
         for (name, metric) in &l.doc.metrics {
-            let p = pools.entry((name.clone(), workload_label(&l.doc), l.doc.benchmark.clone())).or_default();
+            let p = pools
+                .entry((
+                    name.clone(),
+                    workload_label(&l.doc),
+                    l.doc.benchmark.clone(),
+                ))
+                .or_default();
             p.unit = metric.unit.clone();
             p.direction = Some(metric.direction);
             p.values.extend(&metric.values);
@@ -154,7 +170,13 @@ fn side_info(label: &str, side: &[&Loaded]) -> SideInfo {
 }
 
 /// Compares side A (old) with side B (new).
-pub fn compare(a_label: &str, a: &[&Loaded], b_label: &str, b: &[&Loaded], cfg: &TableConfig) -> CompareReport {
+pub fn compare(
+    a_label: &str,
+    a: &[&Loaded],
+    b_label: &str,
+    b: &[&Loaded],
+    cfg: &TableConfig,
+) -> CompareReport {
     let (pa, pb) = (pool(a), pool(b));
     let keys: BTreeSet<&(String, String, String)> = pa.keys().chain(pb.keys()).collect();
     let mut tables: Vec<Table> = Vec::new();
@@ -182,7 +204,12 @@ pub fn compare(a_label: &str, a: &[&Loaded], b_label: &str, b: &[&Loaded], cfg: 
         let row = match stats::compare(va, vb, &ccfg) {
             Some(c) => {
                 let note = if stats::mwu_min_p(va.len(), vb.len()) > cfg.alpha {
-                    Some(format!("too few runs: {}+{} can never reach p <= {}", va.len(), vb.len(), cfg.alpha))
+                    Some(format!(
+                        "too few runs: {}+{} can never reach p <= {}",
+                        va.len(),
+                        vb.len(),
+                        cfg.alpha
+                    ))
                 } else if c.p_value <= cfg.alpha && !c.significant {
                     Some(format!("below --min-change {}%", cfg.min_change_pct))
                 } else {
@@ -227,7 +254,11 @@ pub fn compare(a_label: &str, a: &[&Loaded], b_label: &str, b: &[&Loaded], cfg: 
             .collect();
         let ga = stats::geomean(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
         let gb = stats::geomean(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
-        t.geomean = ga.zip(gb).map(|(a, b)| Geomean { a, b, delta_pct: (b / a - 1.0) * 100.0 });
+        t.geomean = ga.zip(gb).map(|(a, b)| Geomean {
+            a,
+            b,
+            delta_pct: (b / a - 1.0) * 100.0,
+        });
     }
     CompareReport {
         a: side_info(a_label, a),
@@ -401,7 +432,11 @@ pub fn render_csv(r: &CompareReport) -> String {
             let mut fields = vec![
                 t.metric.clone(),
                 t.unit.clone(),
-                serde_json::to_value(t.direction).expect("enum").as_str().unwrap_or_default().to_string(),
+                serde_json::to_value(t.direction)
+                    .expect("enum")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 row.workload.clone(),
                 row.benchmark.clone(),
             ];
@@ -410,7 +445,13 @@ pub fn render_csv(r: &CompareReport) -> String {
             fields.push(num(row.delta_pct));
             fields.push(num(row.p_value));
             fields.push(row.significant.to_string());
-            fields.push(serde_json::to_value(row.verdict).expect("enum").as_str().unwrap_or_default().to_string());
+            fields.push(
+                serde_json::to_value(row.verdict)
+                    .expect("enum")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
             out += &csv_line(&fields);
         }
     }
