@@ -41,15 +41,10 @@ pub enum Cmd {
     /// Rebuild a past run's image from its hash, rerun its benchmark and
     /// compare with the recorded result. (Not implemented yet.)
     Reproduce(NotYet),
-    /// Compare two sets of results benchstat-style: medians, confidence
-    /// intervals, Mann-Whitney U p-values. (Not implemented yet.)
-    Compare(NotYet),
-    /// Detect regressions and improvements over the history in `results/`.
-    /// (Not implemented yet.)
-    Detect(NotYet),
-    /// Write a static HTML report with plots of the history. (Not
-    /// implemented yet.)
-    Report(NotYet),
+    Compare(crate::compare::Args),
+    Detect(crate::detect::Args),
+    Report(crate::report::Args),
+    Export(crate::export::Args),
     Upload(crate::upload::Upload),
     HorreumSetup(crate::upload::HorreumSetup),
     /// Serve webhook-triggered benchmark jobs from a persistent queue. (Not

@@ -5,14 +5,18 @@
 
 mod bench;
 mod build;
+mod compare;
+mod detect;
+mod export;
 mod flags;
 mod gen;
 mod git;
-mod lock;
 mod host;
+mod lock;
 mod monitor;
 mod paths;
 mod podman;
+mod report;
 mod run;
 mod select;
 mod upload;
@@ -43,12 +47,13 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Cmd::HorreumSetup(cmd) => cmd.run(&paths),
         flags::Cmd::Bench(cmd) => cmd.run(&paths),
         flags::Cmd::Run(cmd) => cmd.run(),
+        flags::Cmd::Compare(cmd) => cmd.run(&paths),
+        flags::Cmd::Detect(cmd) => cmd.run(&paths),
+        flags::Cmd::Report(cmd) => cmd.run(&paths),
+        flags::Cmd::Export(cmd) => cmd.run(&paths),
         flags::Cmd::Doctor(_) | flags::Cmd::Demo(_) => anyhow::bail!("not yet"),
         flags::Cmd::Bisect(_)
         | flags::Cmd::Reproduce(_)
-        | flags::Cmd::Compare(_)
-        | flags::Cmd::Detect(_)
-        | flags::Cmd::Report(_)
         | flags::Cmd::Serve(_) => {
             anyhow::bail!("this command is not implemented yet; see the open issues")
         }

@@ -1,5 +1,6 @@
 //! The one integration-test binary: runs the real `xtask` binary against
 //! projects made in temporary directories, with real git repositories.
 
+mod analysis;
 mod pins;
 mod support;

@@ -1,0 +1,210 @@
+//! `cargo xtask compare A B`: a benchstat-style table between two sets of
+//! results. Also home of the results loader the analysis commands share.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args as ClapArgs;
+use gobench_core::analysis::{compare, Loaded};
+use gobench_core::schema::ResultDoc;
+
+use crate::paths::Paths;
+
+/// Compare two sets of results benchstat-style: per metric, the median and
+/// its 95% confidence interval on each side, the change in percent, the
+/// Mann-Whitney U p-value and whether the change is significant.
+///
+/// Each side is a result file, a Go name or ref from the pins (`master`,
+/// `go1.27.3`), or a prefix of an image hash (at least 4 hex digits). A side
+/// pools the valid runs of all its result files per cell (workload@ref and
+/// benchmark); rows match on (workload@ref, benchmark, metric). Each table
+/// ends with the geometric mean of the B/A ratios.
+///
+/// Exit codes: 0 done (no significant regression, or --fail-on-regression
+/// not given); 1 a significant regression of B against A with
+/// --fail-on-regression; 2 an error.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// The baseline (old) side.
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// The side compared with the baseline (new).
+    #[arg(value_name = "B")]
+    pub b: String,
+    /// Significance level of the Mann-Whitney U test.
+    #[arg(long, default_value_t = 0.05, value_name = "ALPHA")]
+    pub alpha: f64,
+    /// Smallest change of the medians, in percent, that counts as
+    /// significant (a tiny but consistent change is reported as `~`).
+    #[arg(long, default_value_t = 0.0, value_name = "PCT")]
+    pub min_change: f64,
+    /// Print JSON instead of a table.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV, one line per row, instead of a table.
+    #[arg(long)]
+    pub csv: bool,
+    /// Exit with code 1 when any metric significantly regressed (for CI gates).
+    #[arg(long)]
+    pub fail_on_regression: bool,
+}
+
+impl Args {
+    pub fn run(self, paths: &Paths) -> Result<()> {
+        exit_code(self.compare(paths))
+    }
+
+    fn compare(self, paths: &Paths) -> Result<bool> {
+        let Args {
+            a,
+            b,
+            alpha,
+            min_change,
+            json,
+            csv,
+            fail_on_regression,
+        } = self;
+        anyhow::ensure!(
+            alpha > 0.0 && alpha < 1.0,
+            "--alpha must be between 0 and 1, got {alpha}"
+        );
+        anyhow::ensure!(
+            min_change >= 0.0,
+            "--min-change is a magnitude in percent, got {min_change}"
+        );
+        let results = load_results(paths)?;
+        let side_a = side(paths, &results, &a)?;
+        let side_b = side(paths, &results, &b)?;
+        let cfg = compare::TableConfig {
+            alpha,
+            min_change_pct: min_change,
+        };
+        let report = compare::compare(
+            &a,
+            &side_a.iter().collect::<Vec<_>>(),
+            &b,
+            &side_b.iter().collect::<Vec<_>>(),
+            &cfg,
+        );
+        let text = if json {
+            compare::render_json(&report)
+        } else if csv {
+            compare::render_csv(&report)
+        } else {
+            compare::render_text(&report)
+        };
+        print!("{text}");
+        Ok(fail_on_regression && report.has_regression())
+    }
+}
+
+/// The documents of one side: the file itself, or what the selector picks
+/// from `results/`.
+fn side(paths: &Paths, results: &[Loaded], selector: &str) -> Result<Vec<Loaded>> {
+    let as_file = Path::new(selector);
+    if selector.ends_with(".json") || as_file.is_file() {
+        // Relative to the current directory, else to the project root.
+        let in_root = paths.root.join(as_file);
+        let file = if !as_file.exists() && in_root.is_file() {
+            in_root.as_path()
+        } else {
+            as_file
+        };
+        return Ok(vec![load_file(&paths.root, file)?]);
+    }
+    let picked: Vec<Loaded> = compare::select(results, selector)
+        .into_iter()
+        .cloned()
+        .collect();
+    if picked.is_empty() {
+        let mut names: Vec<&str> = results
+            .iter()
+            .map(|l| l.doc.provenance.go.name.as_str())
+            .collect();
+        names.sort();
+        names.dedup();
+        anyhow::bail!(
+            "no result matches `{selector}`: give a result file, a Go name or ref, or an image hash prefix (Go names in {}: {})",
+            results_dir(paths).display(),
+            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+        );
+    }
+    Ok(picked)
+}
+
+pub fn results_dir(paths: &Paths) -> PathBuf {
+    paths.root.join("results")
+}
+
+/// Every result document under `results/`, sorted by path. JSON files that
+/// are not result documents (no `urn:gobench:result:` schema) are skipped.
+pub fn load_results(paths: &Paths) -> Result<Vec<Loaded>> {
+    let dir = results_dir(paths);
+    let mut files = Vec::new();
+    if dir.is_dir() {
+        walk(&dir, &mut files)?;
+    }
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON; fix or remove it", f.display()))?;
+        let is_result = value
+            .get("$schema")
+            .and_then(|s| s.as_str())
+            .is_some_and(|s| s.starts_with("urn:gobench:result:"));
+        if is_result {
+            out.push(parse(&paths.root, &f, &text)?);
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn load_file(root: &Path, file: &Path) -> Result<Loaded> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    parse(root, file, &text)
+}
+
+fn parse(root: &Path, file: &Path, text: &str) -> Result<Loaded> {
+    let doc: ResultDoc = serde_json::from_str(text)
+        .with_context(|| format!("{} is not a gobench result document", file.display()))?;
+    let abs = std::path::absolute(file).with_context(|| format!("resolving {}", file.display()))?;
+    let rel = abs.strip_prefix(root).unwrap_or(&abs);
+    let path = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok(Loaded { path, doc })
+}
+
+/// Ends the process with the documented exit codes: 0 when `found` is
+/// false, 1 when true, 2 (after printing the error chain) on an error.
+pub fn exit_code(result: Result<bool>) -> Result<()> {
+    let code = match result {
+        Ok(false) => return Ok(()),
+        Ok(true) => 1,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            2
+        }
+    };
+    let _ = std::io::stdout().flush();
+    std::process::exit(code)
+}
