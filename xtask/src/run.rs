@@ -92,7 +92,7 @@ pub struct RunOutput {
 }
 
 pub fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// Containers of one run; removed when dropped, whatever happened.

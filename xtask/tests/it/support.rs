@@ -110,6 +110,8 @@ pub fn etcd_repo(dir: &Path) {
 /// pointed at local repositories `go/` and `etcd/` beside it.
 pub struct Project {
     pub dir: tempfile::TempDir,
+    /// `GOBENCH_CACHE` of the commands; `None`: a cache inside the project.
+    pub cache: Option<PathBuf>,
 }
 
 impl Project {
@@ -125,7 +127,7 @@ impl Project {
         assert_eq!(text.matches("url = \"go\"").count(), 2, "the shipped Go entries changed shape");
         assert!(text.contains("url = \"etcd\""), "the shipped etcd entry changed shape");
         write(&dir.path().join("toolchains.toml"), &text);
-        Project { dir }
+        Project { dir, cache: None }
     }
 
     pub fn path(&self) -> &Path {
@@ -148,7 +150,7 @@ impl Project {
             .arg("--config")
             .arg(self.config())
             .args(args)
-            .env("GOBENCH_CACHE", self.path().join(".cache"))
+            .env("GOBENCH_CACHE", self.cache.clone().unwrap_or_else(|| self.path().join(".cache")))
             .output()
             .unwrap()
     }
@@ -210,4 +212,103 @@ pub fn base_image() -> (String, String) {
 /// `podman` with the project's containers.conf.
 pub fn podman(args: &[&str]) -> Output {
     Command::new("podman").args(args).env("CONTAINERS_CONF", workspace().join("scripts/containers.conf")).output().unwrap()
+}
+
+/// The `src/make.bash` of a fake Go: it "builds" a `bin/go` script that
+/// answers `go version`, `go env` and `go test -c`, whose test binaries print
+/// Go benchmark output with the ns/op found in `src/fake/speed` at build time.
+/// A test double for orchestration: building it takes seconds, not minutes.
+const FAKE_MAKE_BASH: &str = r#"#!/bin/sh
+set -eu
+goroot=$(cd .. && pwd)
+mkdir -p "$goroot/bin"
+cat > "$goroot/bin/go" <<'GO'
+#!/bin/sh
+goroot=$(dirname "$(dirname "$(readlink -f "$0")")")
+case "$1" in
+version) echo "go version $(head -n 1 "$goroot/VERSION") linux/amd64" ;;
+env) shift; for v in "$@"; do case "$v" in GOROOT) echo "$goroot" ;; GOVERSION) head -n 1 "$goroot/VERSION" ;; esac; done ;;
+test)
+    out=""; pkg=""
+    while [ $# -gt 0 ]; do case "$1" in -o) out=$2; shift 2 ;; -*) shift ;; *) pkg=$1; shift ;; esac; done
+    speed=$(cat "$goroot/src/fake/speed")
+    printf '#!/bin/sh\nprintf "goos: linux\\ngoarch: amd64\\npkg: %s\\nBenchmarkFake-2   \\t 1000\\t %s ns/op\\nPASS\\n"\n' "$pkg" "$speed" > "$out"
+    chmod +x "$out" ;;
+*) echo "fake go: unsupported: $*" >&2; exit 2 ;;
+esac
+GO
+chmod +x "$goroot/bin/go"
+echo "fake make.bash: built $goroot/bin/go"
+"#;
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A fake Go repository: `master` is a devel commit of Go 1.28 whose
+/// make.bash works; `broken` is a commit on top whose make.bash fails.
+pub fn fake_go_repo(dir: &Path, speed: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q"], "2026-01-01T00:00:00Z");
+    write(&dir.join("src/make.bash"), FAKE_MAKE_BASH);
+    write(&dir.join("src/internal/goversion/goversion.go"), "package goversion\n\nconst Version = 28\n");
+    write(&dir.join("src/fake/speed"), &format!("{speed}\n"));
+    make_executable(&dir.join("src/make.bash"));
+    commit_all(dir, "fake go", "2026-03-01T00:00:00Z");
+    git(dir, &["checkout", "-q", "-b", "broken"], "2026-03-01T00:00:00Z");
+    write(&dir.join("src/make.bash"), "#!/bin/sh\necho 'make.bash: cmd/compile: broken on purpose' >&2\nexit 2\n");
+    make_executable(&dir.join("src/make.bash"));
+    commit_all(dir, "cmd/compile: break the build", "2026-03-02T00:00:00Z");
+    git(dir, &["checkout", "-q", "master"], "2026-03-02T00:00:00Z");
+}
+
+/// A project whose Go refs come from a fake Go repository, with one go-std
+/// benchmark; `go` lists `(name, ref)` pairs for the matrix. Tests that must
+/// not share images use different `speed`s (different commits, hashes).
+pub fn fake_project(go: &[(&str, &str)], speed: u32) -> Project {
+    let dir = tempfile::tempdir().unwrap();
+    fake_go_repo(&dir.path().join("go"), speed);
+    let (image, digest) = base_image();
+    let mut text = format!(
+        "version = 1\n[base]\nimage = \"{image}\"\ndigest = \"{digest}\"\n[[base.bootstrap]]\nversion = \"1.27.3\"\ngoroot = \"/usr/local/go-bootstrap\"\n"
+    );
+    for (name, r) in go {
+        text += &format!("[[go]]\nname = \"{name}\"\nref = \"{r}\"\nurl = \"go\"\n");
+    }
+    text += "[[workload]]\nname = \"go-std\"\nkind = \"go-std\"\npackages = [\"strconv\"]\n";
+    text += "[[benchmark]]\nname = \"fake\"\nworkload = \"go-std\"\npackage = \"strconv\"\nargs = [\"-test.bench=.\"]\nruns = 2\ntimeout_secs = 60\n";
+    let names: Vec<String> = go.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+    text += &format!("[matrix]\ngo = [{}]\nbenchmarks = [\"fake\"]\n", names.join(", "));
+    write(&dir.path().join("toolchains.toml"), &text);
+    // Images are shared between tests, so their build locks and records are too.
+    Project { dir, cache: Some(workspace().join(".cache")) }
+}
+
+impl Project {
+    /// `(tag, kind)` of every image `gen` wrote, toolchains first.
+    pub fn image_tags(&self) -> Vec<String> {
+        let mut tags: Vec<String> = self
+            .containerfiles()
+            .into_iter()
+            .filter_map(|(name, text)| {
+                let hash = name.strip_suffix(".Containerfile")?;
+                let repo = if text.contains("io.gobench.kind=\"go-toolchain\"") { "go" } else { "go-std" };
+                Some(format!("localhost/gobench/{repo}:{hash}"))
+            })
+            .collect();
+        tags.sort_by_key(|t| !t.contains("/go:"));
+        tags
+    }
+}
+
+pub fn image_id(tag: &str) -> Option<String> {
+    let out = podman(&["image", "inspect", "--format", "{{.Id}}", tag]);
+    out.status.success().then(|| String::from_utf8(out.stdout).unwrap().trim().to_string())
+}
+
+/// Names of every container, running or not, that gobench made.
+pub fn gobench_containers() -> Vec<String> {
+    let out = podman(&["ps", "--all", "--filter", "name=gobench-", "--format", "{{.Names}}"]);
+    String::from_utf8(out.stdout).unwrap().lines().map(String::from).collect()
 }
