@@ -22,6 +22,7 @@ use crate::{flags, git, host, podman, upload};
 impl flags::Bench {
     pub fn run(self, paths: &Paths) -> Result<()> {
         run::install_interrupt_handler()?;
+        crate::lock::ensure(&podman::shell()?, paths)?;
         let (config, lock) = paths.load_pinned()?;
         let plan = plan::plan(&config, &lock).map_err(anyhow::Error::msg)?;
         let cells = self.select.cells(&plan)?;
@@ -73,6 +74,10 @@ pub fn bench(paths: &Paths, config: &Config, lock: &Lock, plan: &Plan, cells: &[
         states.push(CellRuns { cell, spec, runs: Vec::new(), judged: Vec::new(), path: dir.join(results::file_name(&cell.id())) });
     }
 
+    // Cells that differ only in their Go ref run next to each other, so each
+    // repetition is A B for the same benchmark before moving on.
+    let bench_pos = |name: &str| config.matrix.benchmarks.iter().position(|b| b.get_ref() == name);
+    states.sort_by_key(|s| (bench_pos(&s.cell.benchmark), s.cell.workload_ref.clone()));
     let context = Shared::gather(&sh, plan, built, &states)?;
     let counts: Vec<u32> = states
         .iter()

@@ -18,6 +18,7 @@ use crate::{flags, gen, git, podman};
 
 impl flags::Build {
     pub fn run(self, paths: &Paths) -> Result<()> {
+        crate::lock::ensure(&podman::shell()?, paths)?;
         let (config, lock) = paths.load_pinned()?;
         let plan = plan::plan(&config, &lock).map_err(anyhow::Error::msg)?;
         let cells = self.select.cells(&plan)?;

@@ -71,3 +71,13 @@ fn lock_go(sh: &Shell, mirror: &std::path::Path, w: lock::Wanted, sha: String, c
     };
     Ok(LockedGo { name: w.name, url: w.url, git_ref: w.git_ref, sha, commit_time, version_file, minor, devel })
 }
+
+/// Makes the lock when there is none yet (a fresh clone), so the main job is
+/// one command. A stale lock is left alone: moving pins is the user's call.
+pub fn ensure(sh: &Shell, paths: &Paths) -> Result<()> {
+    if !paths.lock.exists() {
+        eprintln!("{} does not exist yet: resolving the refs first (`cargo xtask lock`)", paths.lock.display());
+        flags::Lock { check: false }.run(sh, paths)?;
+    }
+    Ok(())
+}

