@@ -6,7 +6,7 @@ use crate::support::{fake_project, gobench_containers, image_id, podman};
 
 #[test]
 fn a_broken_go_commit_fails_clearly_and_the_other_cells_go_on() {
-    let p = fake_project(&[("good", "master"), ("bad", "broken")], 100);
+    let p = fake_project(&[("good", "master"), ("bad", "broken")], 100, 0);
     p.ok(&["lock"]);
     let out = p.xtask(&["build", "--matrix"]);
     let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -37,7 +37,7 @@ fn a_broken_go_commit_fails_clearly_and_the_other_cells_go_on() {
 
 #[test]
 fn rebuilding_a_recipe_after_rmi_gives_the_identical_image_id() {
-    let p = fake_project(&[("good", "master")], 101);
+    let p = fake_project(&[("good", "master")], 101, 0);
     p.ok(&["lock"]);
     p.ok(&["build", "--matrix"]);
     let tags = p.image_tags();

@@ -2,6 +2,7 @@
 //! projects made in temporary directories, with real git repositories.
 
 mod analysis;
+mod bench;
 mod build;
 mod pins;
 mod pipeline;

@@ -216,7 +216,8 @@ pub fn podman(args: &[&str]) -> Output {
 
 /// The `src/make.bash` of a fake Go: it "builds" a `bin/go` script that
 /// answers `go version`, `go env` and `go test -c`, whose test binaries print
-/// Go benchmark output with the ns/op found in `src/fake/speed` at build time.
+/// Go benchmark output with the ns/op found in `src/fake/speed` at build time,
+/// after sleeping `src/fake/sleep` seconds.
 /// A test double for orchestration: building it takes seconds, not minutes.
 const FAKE_MAKE_BASH: &str = r#"#!/bin/sh
 set -eu
@@ -232,7 +233,8 @@ test)
     out=""; pkg=""
     while [ $# -gt 0 ]; do case "$1" in -o) out=$2; shift 2 ;; -*) shift ;; *) pkg=$1; shift ;; esac; done
     speed=$(cat "$goroot/src/fake/speed")
-    printf '#!/bin/sh\nprintf "goos: linux\\ngoarch: amd64\\npkg: %s\\nBenchmarkFake-2   \\t 1000\\t %s ns/op\\nPASS\\n"\n' "$pkg" "$speed" > "$out"
+    pause=$(cat "$goroot/src/fake/sleep")
+    printf '#!/bin/sh\nsleep %s\nprintf "goos: linux\\ngoarch: amd64\\npkg: %s\\nBenchmarkFake-2   \\t 1000\\t %s ns/op\\nPASS\\n"\n' "$pause" "$pkg" "$speed" > "$out"
     chmod +x "$out" ;;
 *) echo "fake go: unsupported: $*" >&2; exit 2 ;;
 esac
@@ -248,12 +250,13 @@ fn make_executable(path: &Path) {
 
 /// A fake Go repository: `master` is a devel commit of Go 1.28 whose
 /// make.bash works; `broken` is a commit on top whose make.bash fails.
-pub fn fake_go_repo(dir: &Path, speed: u32) {
+pub fn fake_go_repo(dir: &Path, speed: u32, sleep_secs: u32) {
     std::fs::create_dir_all(dir).unwrap();
     git(dir, &["init", "-q"], "2026-01-01T00:00:00Z");
     write(&dir.join("src/make.bash"), FAKE_MAKE_BASH);
     write(&dir.join("src/internal/goversion/goversion.go"), "package goversion\n\nconst Version = 28\n");
     write(&dir.join("src/fake/speed"), &format!("{speed}\n"));
+    write(&dir.join("src/fake/sleep"), &format!("{sleep_secs}\n"));
     make_executable(&dir.join("src/make.bash"));
     commit_all(dir, "fake go", "2026-03-01T00:00:00Z");
     git(dir, &["checkout", "-q", "-b", "broken"], "2026-03-01T00:00:00Z");
@@ -266,9 +269,9 @@ pub fn fake_go_repo(dir: &Path, speed: u32) {
 /// A project whose Go refs come from a fake Go repository, with one go-std
 /// benchmark; `go` lists `(name, ref)` pairs for the matrix. Tests that must
 /// not share images use different `speed`s (different commits, hashes).
-pub fn fake_project(go: &[(&str, &str)], speed: u32) -> Project {
+pub fn fake_project(go: &[(&str, &str)], speed: u32, sleep_secs: u32) -> Project {
     let dir = tempfile::tempdir().unwrap();
-    fake_go_repo(&dir.path().join("go"), speed);
+    fake_go_repo(&dir.path().join("go"), speed, sleep_secs);
     let (image, digest) = base_image();
     let mut text = format!(
         "version = 1\n[base]\nimage = \"{image}\"\ndigest = \"{digest}\"\n[[base.bootstrap]]\nversion = \"1.27.3\"\ngoroot = \"/usr/local/go-bootstrap\"\n"

@@ -1,0 +1,78 @@
+//! `cargo xtask bench` on a fake Go toolchain: real podman, real git, real
+//! containers and sampling; only the toolchain is a stand-in (a make.bash
+//! that takes seconds, see `support::fake_go_repo`).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gobench_core::schema::ResultDoc;
+
+use crate::support::{fake_project, git, gobench_containers};
+
+fn result_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for inv in std::fs::read_dir(dir.join("results")).into_iter().flatten() {
+        for f in std::fs::read_dir(inv.unwrap().path()).unwrap() {
+            out.push(f.unwrap().path());
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn bench_commits_only_its_results_and_keeps_the_users_changes() {
+    let p = fake_project(&[("a", "master")], 102, 0);
+    git(p.path(), &["init", "-q"], "2026-01-01T00:00:00Z");
+    std::fs::write(p.path().join("notes.txt"), "mine\n").unwrap();
+    git(p.path(), &["add", "notes.txt"], "2026-01-01T00:00:00Z");
+    std::fs::write(p.path().join("scratch.txt"), "untracked\n").unwrap();
+    p.ok(&["bench", "--matrix", "--no-upload"]);
+    let files = result_files(p.path());
+    assert_eq!(files.len(), 1);
+    let committed = git(p.path(), &["show", "--name-only", "--format=%s", "HEAD"], "2026-01-01T00:00:00Z");
+    assert!(committed.starts_with("results: 1 cell(s)"), "{committed}");
+    assert_eq!(committed.lines().filter(|l| l.starts_with("results/")).count(), 1, "{committed}");
+    assert!(!committed.contains("notes.txt") && !committed.contains("toolchains"), "{committed}");
+    let status = git(p.path(), &["status", "--porcelain"], "2026-01-01T00:00:00Z");
+    assert!(status.contains("A  notes.txt") && status.contains("?? scratch.txt"), "the user's staged and untracked files stay as they were:\n{status}");
+    let doc: ResultDoc = serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    assert_eq!(doc.metrics["BenchmarkFake ns/op"].values, vec![102.0, 102.0]);
+    assert_eq!(doc.results.rps, None);
+}
+
+#[test]
+fn ctrl_c_removes_the_containers_keeps_and_commits_finished_runs() {
+    let p = fake_project(&[("a", "master"), ("b", "master")], 103, 3);
+    git(p.path(), &["init", "-q"], "2026-01-01T00:00:00Z");
+    p.ok(&["build", "--matrix"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["--config", p.config().to_str().unwrap(), "bench", "--matrix", "--runs", "3", "--no-upload"])
+        .env("GOBENCH_CACHE", p.cache.clone().unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first run has been written and the second is running.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while result_files(p.path()).is_empty() || gobench_containers().is_empty() {
+        assert!(Instant::now() < deadline, "no run finished in time");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let sent = Instant::now();
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "an interrupted bench exits non-zero:\n{stderr}");
+    assert!(sent.elapsed() < Duration::from_secs(20), "it stops promptly");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(gobench_containers().is_empty(), "containers left behind: {:?}", gobench_containers());
+    let files = result_files(p.path());
+    assert!(!files.is_empty());
+    let log = git(p.path(), &["log", "--format=%s", "-1"], "2026-01-01T00:00:00Z");
+    assert!(log.contains("(interrupted)"), "{log}");
+    let finished: usize = files.iter().map(|f| serde_json::from_str::<ResultDoc>(&std::fs::read_to_string(f).unwrap()).unwrap().runs.len()).sum();
+    assert!((1..6).contains(&finished), "finished runs are kept, the interrupted one is not: {finished}");
+    assert_eq!(git(p.path(), &["status", "--porcelain", "results"], "2026-01-01T00:00:00Z").trim(), "", "every kept result is committed");
+}
