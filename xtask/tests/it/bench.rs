@@ -76,3 +76,38 @@ fn ctrl_c_removes_the_containers_keeps_and_commits_finished_runs() {
     assert!((1..6).contains(&finished), "finished runs are kept, the interrupted one is not: {finished}");
     assert_eq!(git(p.path(), &["status", "--porcelain", "results"], "2026-01-01T00:00:00Z").trim(), "", "every kept result is committed");
 }
+
+#[test]
+fn bench_uploads_committed_results_exactly_once() {
+    use crate::horreum::{Behavior, FakeHorreum};
+    let behavior = Behavior { fail_first: 1, ..Behavior::default() };
+    let key = behavior.key.clone();
+    let server = FakeHorreum::start(behavior);
+    let p = fake_project(&[("a", "master")], 104, 0);
+    p.edit_config(|t| t + &format!("[upload]\nurl = \"{}\"\ntest = \"gobench-etcd\"\nowner = \"perf-team\"\naccess = \"PUBLIC\"\n", server.url));
+    git(p.path(), &["init", "-q"], "2026-01-01T00:00:00Z");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("--config")
+            .arg(p.config())
+            .args(args)
+            .env("GOBENCH_CACHE", p.cache.clone().unwrap())
+            .env("HORREUM_API_KEY", &key)
+            .output()
+            .unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{args:?}:\n{all}");
+        assert!(!all.contains(&key), "the API key leaked into the output");
+        all
+    };
+    // The first upload attempt gets a 503 and is retried within the call.
+    run(&["bench", "--matrix"]);
+    assert_eq!(server.runs().len(), 1);
+    let body: ResultDoc = serde_json::from_slice(&server.runs()[0].body).unwrap();
+    assert_eq!(body.cell, "a/go-std/fake");
+    let log = git(p.path(), &["log", "--format=%s"], "2026-01-01T00:00:00Z");
+    assert_eq!(log.lines().count(), 2, "a commit for the results, one for the ledger:\n{log}");
+    // Nothing is posted twice.
+    run(&["upload", "--all-pending"]);
+    assert_eq!(server.runs().len(), 1);
+}

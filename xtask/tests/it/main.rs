@@ -4,6 +4,8 @@
 mod analysis;
 mod bench;
 mod build;
+mod horreum;
 mod pins;
 mod pipeline;
 mod support;
+mod upload;

@@ -1,10 +1,8 @@
 //! `cargo xtask upload` against a fake Horreum on 127.0.0.1, in temporary git repositories.
 
-mod support;
-
 use std::time::Instant;
 
-use support::*;
+use crate::horreum::*;
 
 fn upload(
     dir: &std::path::Path,
