@@ -55,3 +55,16 @@ fn rebuilding_a_recipe_after_rmi_gives_the_identical_image_id() {
     let label = podman(&["image", "inspect", "--format", "{{index .Labels \"io.gobench.image.hash\"}}", &tags[0]]);
     assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), tags[0].rsplit(':').next().unwrap());
 }
+
+/// Regression: a `RUN --mount=type=tmpfs,target=/tmp` leaves a whiteout that
+/// deletes `/tmp` from the image; programs run in it later need `/tmp`.
+#[test]
+fn built_images_keep_tmp_and_leave_no_scratch_behind() {
+    let p = fake_project(&[("good", "master")], 105, 0);
+    p.ok(&["lock"]);
+    p.ok(&["build", "--matrix"]);
+    for tag in p.image_tags() {
+        let out = podman(&["run", "--rm", "--network=none", &tag, "sh", "-c", "test -d /tmp && test -w /tmp && ! test -e /gobench-tmp && ! test -e /usr/local/go/.git"]);
+        assert!(out.status.success(), "{tag}: /tmp missing, or scratch or .git left in the image");
+    }
+}
