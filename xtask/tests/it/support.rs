@@ -284,8 +284,10 @@ pub fn fake_project(go: &[(&str, &str)], speed: u32, sleep_secs: u32) -> Project
     let names: Vec<String> = go.iter().map(|(n, _)| format!("\"{n}\"")).collect();
     text += &format!("[matrix]\ngo = [{}]\nbenchmarks = [\"fake\"]\n", names.join(", "));
     write(&dir.path().join("toolchains.toml"), &text);
-    // Images are shared between tests, so their build locks and records are too.
-    Project { dir, cache: Some(workspace().join(".cache")) }
+    // The cache (mirrors of this temporary repository, build records) goes
+    // with the project; the images are shared through their hash tags.
+    let cache = dir.path().join(".cache");
+    Project { dir, cache: Some(cache) }
 }
 
 impl Project {
