@@ -55,8 +55,10 @@ pub enum Cmd {
 /// Resolve every Go ref and workload ref to a full commit SHA and write
 /// `toolchains.lock`.
 ///
-/// Uses `git ls-remote` for remote URLs and the repository itself for local
-/// paths. Every later command reads the lock, never the network, so it is
+/// Each source (a URL or a local path) is fetched into a bare mirror in the
+/// cache, which builds and bisect reuse; refs are resolved there, and the
+/// facts the recipes need (Go version, go.mod lines) are read from the
+/// commits. Every later command reads the lock, never the network, so this is
 /// the only step whose outcome depends on when it runs. Commit the lock.
 #[derive(Debug, Args)]
 pub struct Lock {

@@ -291,7 +291,7 @@ pub fn fake_project(go: &[(&str, &str)], speed: u32, sleep_secs: u32) -> Project
 }
 
 impl Project {
-    /// `(tag, kind)` of every image `gen` wrote, toolchains first.
+    /// The tag of every image `gen` wrote, toolchains first.
     pub fn image_tags(&self) -> Vec<String> {
         let mut tags: Vec<String> = self
             .containerfiles()
