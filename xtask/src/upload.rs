@@ -14,7 +14,6 @@ mod http;
 mod secret;
 mod setup;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,7 +24,7 @@ use gobench_core::ledger::{
 };
 use xshell::{cmd, Shell};
 
-use crate::paths::Paths;
+use crate::paths::{write_atomic, Paths};
 
 use http::{Horreum, PostResult};
 pub use secret::{ApiKey, API_KEY_ENV};
@@ -205,20 +204,10 @@ impl Upload {
             timeout_secs,
         } = common;
         let root = paths.root.canonicalize().with_context(|| format!("cannot open the project root {}", paths.root.display()))?;
-        let target_settings = resolve_target(paths, &target)?;
-        let flag_file = target
-            .api_key_file
-            .as_ref()
-            .map(|p| absolute(p))
-            .transpose()?;
-        let key = secret::find_api_key(
-            flag_file.as_deref(),
-            std::env::var(API_KEY_ENV).ok(),
-            target_settings.1.as_deref(),
-        )?;
+        let (target_cfg, key) = target_and_key(paths, &target)?;
         let settings = UploadSettings {
             root,
-            target: target_settings.0,
+            target: target_cfg,
             key,
             timeout: Duration::from_secs(timeout_secs.max(1)),
             quick_retries: retries,
@@ -280,17 +269,7 @@ impl HorreumSetup {
             println!("wrote {}", path.display());
         }
         if apply {
-            let (target_cfg, config_key_file) = resolve_target(paths, &target)?;
-            let flag_file = target
-                .api_key_file
-                .as_ref()
-                .map(|p| absolute(p))
-                .transpose()?;
-            let key = secret::find_api_key(
-                flag_file.as_deref(),
-                std::env::var(API_KEY_ENV).ok(),
-                config_key_file.as_deref(),
-            )?;
+            let (target_cfg, key) = target_and_key(paths, &target)?;
             let horreum = Horreum::new(key, Duration::from_secs(timeout_secs.max(1)), 0, verbose)?;
             setup::apply(&horreum, &target_cfg)
                 .map_err(|e| anyhow::anyhow!(horreum.key().redact(&format!("{e:#}"))))?;
@@ -596,23 +575,13 @@ fn save_state(path: &Path, state: &RetryState) {
     }
 }
 
-/// Writes through a temporary file in the same folder and renames it into place.
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot sync {}", tmp.path().display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot rename into {}", path.display()))?;
-    Ok(())
+/// The upload target with the command-line overrides, and the API key from
+/// `--api-key-file`, `HORREUM_API_KEY` or the config's `api_key_file`.
+fn target_and_key(paths: &Paths, target: &TargetArgs) -> anyhow::Result<(UploadTarget, secret::ApiKey)> {
+    let (target_cfg, config_key_file) = resolve_target(paths, target)?;
+    let flag_file = target.api_key_file.as_ref().map(|p| absolute(p)).transpose()?;
+    let key = secret::find_api_key(flag_file.as_deref(), std::env::var(API_KEY_ENV).ok(), config_key_file.as_deref())?;
+    Ok((target_cfg, key))
 }
 
 fn now_unix() -> u64 {
