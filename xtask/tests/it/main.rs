@@ -2,5 +2,6 @@
 //! projects made in temporary directories, with real git repositories.
 
 mod analysis;
+mod etcd_cell;
 mod pins;
 mod support;
