@@ -272,27 +272,41 @@ fn hanging_client_is_stopped_at_the_time_limit() {
     eprintln!("hang with --timeout-secs 5: {:?}", o.elapsed);
 }
 
-/// Waits until the client container of `xtask run` `pid` exists, i.e. the
-/// run is past its server's health check and waiting for the client.
-fn wait_for_client(pid: u32) {
+#[test]
+fn client_that_podman_cannot_start_leaves_no_server_behind() {
+    // podman refuses the cpuset before it creates the client container, so
+    // only the server exists when the run gives up.
+    let _serial = serial();
+    let (child, started) = spawn_run(120, &["--client-cpus", "not-a-cpuset"], &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]));
+    let o = finish(child, started);
+    assert!(!o.status.success());
+    assert!(!o.run.validity.valid);
+    assert_reason(&o, "the run could not take place: podman run of the benchmark client failed");
+}
+
+/// Waits until the `role` container of `xtask run` `pid` exists: `server`
+/// while the run waits for it to become healthy, `client` once the run is
+/// waiting for the benchmark.
+fn wait_for_container(pid: u32, role: &str) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let (containers, _) = leftovers(pid);
-        if containers.lines().any(|n| n.ends_with("-client")) {
+        if containers.lines().any(|n| n.ends_with(&format!("-{role}"))) {
             return;
         }
-        assert!(Instant::now() < deadline, "xtask run (PID {pid}) started no client container in 90 s; it has: {containers:?}");
-        std::thread::sleep(Duration::from_millis(200));
+        assert!(Instant::now() < deadline, "xtask run (PID {pid}) started no {role} container in 90 s; it has: {containers:?}");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-/// Starts a hanging run, sends SIGINT to `target(pid)` once the client runs,
-/// and checks that `xtask run` winds down quickly and cleans up.
-fn interrupt(target: impl Fn(u32) -> String) {
+/// Starts a hanging run, sends SIGINT to `target(pid)` once its `role`
+/// container exists, and checks that `xtask run` winds down quickly and
+/// cleans up.
+fn interrupt(role: &str, target: impl Fn(u32) -> String) {
     let _serial = serial();
     let (child, started) = spawn_run(120, &[], &with(PUT, &["--stand-in=hang"]));
     let pid = child.id();
-    wait_for_client(pid);
+    wait_for_container(pid, role);
     let sent = Instant::now();
     let kill = Command::new("kill").args(["-INT", "--", &target(pid)]).status().unwrap();
     assert!(kill.success());
@@ -307,12 +321,17 @@ fn interrupt(target: impl Fn(u32) -> String) {
 
 #[test]
 fn sigint_stops_the_run_and_removes_its_containers() {
-    interrupt(|pid| pid.to_string());
+    interrupt("client", |pid| pid.to_string());
+}
+
+#[test]
+fn sigint_while_the_server_starts_removes_it() {
+    interrupt("server", |pid| pid.to_string());
 }
 
 #[test]
 fn ctrl_c_to_the_process_group_stops_the_run_and_removes_its_containers() {
     // What a terminal's Ctrl-C does: SIGINT to every process of the
     // foreground group, the podman processes `xtask run` started included.
-    interrupt(|pid| format!("-{pid}"));
+    interrupt("client", |pid| format!("-{pid}"));
 }
