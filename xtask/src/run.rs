@@ -103,8 +103,12 @@ struct Containers {
 
 impl Drop for Containers {
     fn drop(&mut self) {
-        if !self.names.is_empty() {
-            let _ = podman::command().args(["rm", "--force", "--time", "0"]).args(&self.names).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        // One `podman rm` per container, newest first. With several names
+        // podman 4.3 refuses to remove the server while the client that
+        // shares its network namespace still exists, and removes nothing at
+        // all when one name was never created (a failed `podman run`).
+        for name in self.names.iter().rev() {
+            let _ = podman::command().args(["rm", "--force", "--ignore", "--time", "0", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
         }
         if !self.volumes.is_empty() {
             let _ = podman::command().args(["volume", "rm", "--force"]).args(&self.volumes).stdout(Stdio::null()).stderr(Stdio::null()).status();

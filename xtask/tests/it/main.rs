@@ -4,6 +4,7 @@
 mod analysis;
 mod bench;
 mod build;
+mod etcd_cell;
 mod horreum;
 mod pins;
 mod pipeline;
