@@ -42,7 +42,10 @@ pub fn update_mirror(sh: &Shell, cache: &Path, location: &str) -> Result<PathBuf
     // looks like a mirror.
     let tmp = tempfile::Builder::new().prefix(".clone-").tempdir_in(parent).with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
     let dest = tmp.path().join("m.git");
-    cmd!(sh, "git clone --quiet --mirror {location} {dest}").quiet().run().with_context(|| format!("cloning {location}"))?;
+    cmd!(sh, "git clone --quiet --mirror {location} {dest}")
+        .quiet()
+        .run()
+        .with_context(|| format!("cloning {location} (a URL needs the network; without one, `cargo xtask demo` runs the pipeline offline)"))?;
     std::fs::rename(&dest, &mirror).with_context(|| format!("moving the clone of {location} to {}", mirror.display()))?;
     Ok(mirror)
 }
