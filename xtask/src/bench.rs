@@ -112,7 +112,20 @@ pub fn bench(paths: &Paths, config: &Config, lock: &Lock, plan: &Plan, cells: &[
     if options.commit && !files.is_empty() {
         let names: Vec<String> = written.iter().map(|s| s.cell.id()).collect();
         let message = format!("results: {} cell(s){}\n\n{}\n", names.len(), if run::interrupted() { " (interrupted)" } else { "" }, names.join("\n"));
-        match git::commit_files(&sh, &paths.root, &files, &message)? {
+        // The recipes of the images the results name go with them, so any
+        // result can be rebuilt from the repository alone.
+        let mut to_commit = files.clone();
+        for s in &written {
+            for hash in [&s.cell.image, &s.cell.toolchain] {
+                for ext in ["Containerfile", "json"] {
+                    let recipe = paths.containerfiles.join(format!("{hash}.{ext}"));
+                    if recipe.exists() && !to_commit.contains(&recipe) {
+                        to_commit.push(recipe);
+                    }
+                }
+            }
+        }
+        match git::commit_files(&sh, &paths.root, &to_commit, &message)? {
             true => println!("committed {} result file(s)", files.len()),
             false => eprintln!("note: {} is not in a git repository; results were written but not committed", paths.root.display()),
         }

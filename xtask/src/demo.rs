@@ -44,6 +44,11 @@ impl flags::Demo {
         eprintln!("demo: 4/4 lock, build both toolchains, run the go-std matrix interleaved");
         let demo = Paths::new(Some(&config))?;
         flags::Lock { check: false }.run(&sh, &demo)?;
+        {
+            let _d = sh.push_dir(&dir);
+            cmd!(sh, "git add toolchains.lock").quiet().run()?;
+            cmd!(sh, "git commit --quiet -m 'demo: lock'").quiet().run()?;
+        }
         let runs = self.runs.to_string();
         let me = std::env::current_exe().context("finding the xtask binary")?;
         // The bench runs as its own process, as a user would run it, so its

@@ -38,11 +38,13 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
     let config = dir.join("toolchains.toml");
     let config = config.to_str().unwrap();
 
-    // Committed: exactly the four result files, in the scratch repository.
-    let files = git(&dir, &["show", "--name-only", "--format=", "HEAD"]);
-    let files: Vec<&str> = files.lines().collect();
-    assert_eq!(files.len(), 4, "{files:?}");
-    assert!(files.iter().all(|f| f.starts_with("results/") && f.ends_with(".json")), "{files:?}");
+    // Committed: the four result files and the recipes of their images.
+    let committed = git(&dir, &["show", "--name-only", "--format=", "HEAD"]);
+    let files: Vec<&str> = committed.lines().filter(|f| f.starts_with("results/")).collect();
+    assert_eq!(files.len(), 4, "{committed}");
+    assert!(files.iter().all(|f| f.ends_with(".json")), "{files:?}");
+    let recipes = committed.lines().filter(|f| f.starts_with("containerfiles/")).count();
+    assert_eq!(recipes, 8, "two toolchains and two go-std images, two files each:\n{committed}");
     assert_eq!(git(&dir, &["status", "--porcelain"]).trim(), "", "nothing left uncommitted");
 
     let docs: Vec<ResultDoc> = files
