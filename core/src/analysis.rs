@@ -48,22 +48,9 @@ pub fn fmt_si(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{v}");
     }
-    const PREFIXES: [(f64, &str); 8] = [
-        (1e12, "T"),
-        (1e9, "G"),
-        (1e6, "M"),
-        (1e3, "k"),
-        (1.0, ""),
-        (1e-3, "m"),
-        (1e-6, "µ"),
-        (1e-9, "n"),
-    ];
+    const PREFIXES: [(f64, &str); 8] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n")];
     let a = v.abs();
-    let (scale, prefix) = PREFIXES
-        .iter()
-        .copied()
-        .find(|&(s, _)| a >= s * 0.99995)
-        .unwrap_or((1e-9, "n"));
+    let (scale, prefix) = PREFIXES.iter().copied().find(|&(s, _)| a >= s * 0.99995).unwrap_or((1e-9, "n"));
     let x = v / scale;
     let digits = if x.abs() >= 99.995 {
         1
@@ -74,11 +61,7 @@ pub fn fmt_si(v: f64) -> String {
     };
     let text = format!("{x:.digits$}");
     // Trim trailing zeros only after a decimal point: 31.20k -> 31.2k, 2.000 -> 2.
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    };
+    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text };
     format!("{text}{prefix}")
 }
 

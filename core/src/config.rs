@@ -169,9 +169,7 @@ impl<'de> Deserialize<'de> for ModPolicy {
             "keep" => Ok(ModPolicy::Keep),
             "toolchain" => Ok(ModPolicy::Toolchain),
             v if is_go_directive_version(v) => Ok(ModPolicy::Fixed(v.to_string())),
-            _ => Err(serde::de::Error::custom(format!(
-                "expected \"keep\", \"toolchain\" or a go version such as \"1.24.0\", found {s:?}"
-            ))),
+            _ => Err(serde::de::Error::custom(format!("expected \"keep\", \"toolchain\" or a go version such as \"1.24.0\", found {s:?}"))),
         }
     }
 }

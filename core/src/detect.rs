@@ -40,12 +40,7 @@ pub struct RelativeDifference {
 impl Default for RelativeDifference {
     /// What the seed configured in Horreum: 10%, window 5, 10 previous, mean.
     fn default() -> RelativeDifference {
-        RelativeDifference {
-            threshold: 0.10,
-            window: 5,
-            min_previous: 10,
-            aggregation: Aggregation::Mean,
-        }
+        RelativeDifference { threshold: 0.10, window: 5, min_previous: 10, aggregation: Aggregation::Mean }
     }
 }
 
@@ -53,12 +48,7 @@ impl RelativeDifference {
     /// The two rules Horreum gives a new variable: window 1 at 20% and
     /// window 5 at 10%, 5 previous points each, mean aggregation.
     pub fn horreum_new_variable_defaults() -> [RelativeDifference; 2] {
-        let rule = |window, threshold| RelativeDifference {
-            threshold,
-            window,
-            min_previous: 5,
-            aggregation: Aggregation::Mean,
-        };
+        let rule = |window, threshold| RelativeDifference { threshold, window, min_previous: 5, aggregation: Aggregation::Mean };
         [rule(1, 0.20), rule(5, 0.10)]
     }
 
@@ -96,10 +86,7 @@ pub struct RelativeChange {
 /// Evaluate one rule on the history of one variable since its last change
 /// (oldest first, newest last), as Horreum does when a new run arrives.
 /// Returns `(blamed index into history, old, new, ratio)` if the rule fires.
-pub fn relative_difference_latest(
-    history: &[f64],
-    rule: &RelativeDifference,
-) -> Option<(usize, f64, f64, f64)> {
+pub fn relative_difference_latest(history: &[f64], rule: &RelativeDifference) -> Option<(usize, f64, f64, f64)> {
     let rule = rule.clamped();
     let len = history.len();
     if len < rule.min_previous + rule.window {
@@ -118,10 +105,7 @@ pub fn relative_difference_latest(
     }
     // Oldest point of the window that lies beyond the previous mean in the
     // direction of the change; Horreum falls back to the newest point.
-    let offset = window
-        .iter()
-        .position(|&v| (ratio < 1.0 && v < old) || (ratio > 1.0 && v > old))
-        .unwrap_or(window.len() - 1);
+    let offset = window.iter().position(|&v| (ratio < 1.0 && v < old) || (ratio > 1.0 && v > old)).unwrap_or(window.len() - 1);
     Some((len - rule.window + offset, old, new, ratio))
 }
 
@@ -138,11 +122,7 @@ pub fn relative_difference_latest(
 /// Values are assumed positive (rates, durations, sizes): the ratio test and
 /// the blame rule mean little for negative or zero-mean histories, where
 /// this, like Horreum, falls back to blaming the newest point.
-pub fn relative_difference(
-    series: &[f64],
-    rules: &[RelativeDifference],
-    direction: Direction,
-) -> Vec<RelativeChange> {
+pub fn relative_difference(series: &[f64], rules: &[RelativeDifference], direction: Direction) -> Vec<RelativeChange> {
     let mut changes = Vec::new();
     let mut start = 0;
     for newest in 0..series.len() {
@@ -152,15 +132,7 @@ pub fn relative_difference(
             if let Some((blamed, old, new, ratio)) = relative_difference_latest(history, rule) {
                 let index = start + blamed;
                 restart = restart.max(index);
-                changes.push(RelativeChange {
-                    index,
-                    detected_at: newest,
-                    rule: i,
-                    old,
-                    new,
-                    ratio,
-                    verdict: direction.verdict(old, new),
-                });
+                changes.push(RelativeChange { index, detected_at: newest, rule: i, old, new, ratio, verdict: direction.verdict(old, new) });
             }
         }
         start = restart;

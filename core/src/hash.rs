@@ -86,21 +86,31 @@ mod tests {
     #[test]
     fn every_input_changes_the_hash() {
         let base = inputs().hash();
-        let edits: Vec<(&str, Box<dyn Fn(&mut ImageInputs)>)> = vec![
+        type Edit = Box<dyn Fn(&mut ImageInputs)>;
+        let edits: Vec<(&str, Edit)> = vec![
             ("recipe", Box::new(|i| i.recipe += 1)),
             ("kind", Box::new(|i| i.kind = "workload".into())),
             ("containerfile", Box::new(|i| i.containerfile.push(' '))),
-            ("sha", Box::new(|i| {
-                i.shas.insert("go".into(), "b".repeat(40));
-            })),
-            ("new sha", Box::new(|i| {
-                i.shas.insert("workload".into(), "b".repeat(40));
-            })),
+            (
+                "sha",
+                Box::new(|i| {
+                    i.shas.insert("go".into(), "b".repeat(40));
+                }),
+            ),
+            (
+                "new sha",
+                Box::new(|i| {
+                    i.shas.insert("workload".into(), "b".repeat(40));
+                }),
+            ),
             ("base", Box::new(|i| i.base = i.base.replace("sha256:0", "sha256:1"))),
             ("bootstrap", Box::new(|i| i.bootstrap = "go1.26.0 /usr/local/go-bootstrap".into())),
-            ("build arg", Box::new(|i| {
-                i.build_args.insert("GOAMD64".into(), "v3".into());
-            })),
+            (
+                "build arg",
+                Box::new(|i| {
+                    i.build_args.insert("GOAMD64".into(), "v3".into());
+                }),
+            ),
             ("parent", Box::new(|i| i.parent = Some("c".repeat(64)))),
         ];
         let mut seen = std::collections::BTreeSet::from([base.clone()]);

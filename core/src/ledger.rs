@@ -69,9 +69,7 @@ impl std::str::FromStr for Access {
             "PUBLIC" => Ok(Access::Public),
             "PROTECTED" => Ok(Access::Protected),
             "PRIVATE" => Ok(Access::Private),
-            _ => Err(err(format!(
-                "access must be PUBLIC, PROTECTED or PRIVATE, not {s:?}"
-            ))),
+            _ => Err(err(format!("access must be PUBLIC, PROTECTED or PRIVATE, not {s:?}"))),
         }
     }
 }
@@ -99,25 +97,16 @@ impl UploadTarget {
     /// Checks what Horreum would reject anyway, before any request is sent.
     pub fn validate(&self) -> Result<(), Error> {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return Err(err(format!(
-                "upload url must start with http:// or https://: {:?}",
-                self.url
-            )));
+            return Err(err(format!("upload url must start with http:// or https://: {:?}", self.url)));
         }
         if self.url.contains('?') || self.url.contains('#') {
-            return Err(err(format!(
-                "upload url must be a base url without query: {:?}",
-                self.url
-            )));
+            return Err(err(format!("upload url must be a base url without query: {:?}", self.url)));
         }
         if self.test.trim().is_empty() {
             return Err(err("upload test must not be empty"));
         }
         if !self.owner.ends_with("-team") || self.owner.len() <= "-team".len() {
-            return Err(err(format!(
-                "upload owner must be a Horreum team role ending in -team: {:?}",
-                self.owner
-            )));
+            return Err(err(format!("upload owner must be a Horreum team role ending in -team: {:?}", self.owner)));
         }
         if let Some(schema) = &self.schema {
             if schema.trim().is_empty() {
@@ -147,23 +136,15 @@ pub struct ResultTimes {
 
 /// Reads `$schema`, `started` and `ended` from a result document; the rest stays opaque.
 pub fn result_times(bytes: &[u8]) -> Result<ResultTimes, Error> {
-    let doc: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| err(format!("not valid JSON: {e}")))?;
+    let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| err(format!("not valid JSON: {e}")))?;
     let obj = doc.as_object().ok_or_else(|| err("not a JSON object"))?;
     match obj.get("$schema").and_then(|v| v.as_str()) {
         Some(RESULT_SCHEMA) => {}
-        Some(other) => {
-            return Err(err(format!(
-                "$schema is {other:?}, expected {RESULT_SCHEMA:?}"
-            )))
-        }
+        Some(other) => return Err(err(format!("$schema is {other:?}, expected {RESULT_SCHEMA:?}"))),
         None => return Err(err(format!("missing \"$schema\": {RESULT_SCHEMA:?}"))),
     }
     let field = |name: &str| -> Result<String, Error> {
-        let s = obj
-            .get(name)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| err(format!("missing string field {name:?}")))?;
+        let s = obj.get(name).and_then(|v| v.as_str()).ok_or_else(|| err(format!("missing string field {name:?}")))?;
         if !is_rfc3339(s) {
             return Err(err(format!("{name:?} is not an RFC 3339 time: {s:?}")));
         }
@@ -172,14 +153,8 @@ pub fn result_times(bytes: &[u8]) -> Result<ResultTimes, Error> {
     let started = field("started")?;
     let ended = field("ended")?;
     // Same shape in UTC ("...Z", same length) orders lexicographically.
-    if started.ends_with('Z')
-        && ended.ends_with('Z')
-        && started.len() == ended.len()
-        && started > ended
-    {
-        return Err(err(format!(
-            "\"started\" ({started}) is after \"ended\" ({ended})"
-        )));
+    if started.ends_with('Z') && ended.ends_with('Z') && started.len() == ended.len() && started > ended {
+        return Err(err(format!("\"started\" ({started}) is after \"ended\" ({ended})")));
     }
     Ok(ResultTimes { started, ended })
 }
@@ -187,10 +162,7 @@ pub fn result_times(bytes: &[u8]) -> Result<ResultTimes, Error> {
 /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`.
 fn is_rfc3339(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| {
-        b.get(r.clone())
-            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-    };
+    let digits = |r: std::ops::Range<usize>| b.get(r.clone()).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
     if b.len() < 20
         || !digits(0..4)
         || b[4] != b'-'
@@ -250,15 +222,8 @@ pub fn upload_url(target: &UploadTarget, times: &ResultTimes) -> String {
     if let Some(schema) = &target.schema {
         params.push(("schema", schema));
     }
-    let query: Vec<String> = params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode_component(v)))
-        .collect();
-    format!(
-        "{}/api/run/data?{}",
-        target.url.trim_end_matches('/'),
-        query.join("&")
-    )
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode_component(v))).collect();
+    format!("{}/api/run/data?{}", target.url.trim_end_matches('/'), query.join("&"))
 }
 
 /// What a Horreum answer to the upload means for the ledger.
@@ -289,10 +254,7 @@ pub fn classify(status: u16) -> Outcome {
 
 /// Run ids in Horreum's 202 body (plain text: `123`, or several ids separated by commas).
 pub fn parse_run_ids(body: &str) -> Vec<u64> {
-    body.split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| s.parse().ok())
-        .collect()
+    body.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect()
 }
 
 /// The git-tracked ledger: content hash -> what Horreum made of it.
@@ -318,22 +280,15 @@ pub struct LedgerEntry {
 
 impl Default for Ledger {
     fn default() -> Self {
-        Ledger {
-            schema: LEDGER_SCHEMA.to_owned(),
-            uploads: BTreeMap::new(),
-        }
+        Ledger { schema: LEDGER_SCHEMA.to_owned(), uploads: BTreeMap::new() }
     }
 }
 
 impl Ledger {
     pub fn parse(text: &str) -> Result<Ledger, Error> {
-        let ledger: Ledger =
-            serde_json::from_str(text).map_err(|e| err(format!("invalid ledger: {e}")))?;
+        let ledger: Ledger = serde_json::from_str(text).map_err(|e| err(format!("invalid ledger: {e}")))?;
         if ledger.schema != LEDGER_SCHEMA {
-            return Err(err(format!(
-                "ledger $schema is {:?}, expected {LEDGER_SCHEMA:?}",
-                ledger.schema
-            )));
+            return Err(err(format!("ledger $schema is {:?}, expected {LEDGER_SCHEMA:?}", ledger.schema)));
         }
         Ok(ledger)
     }
@@ -378,22 +333,15 @@ pub struct Failure {
 
 impl Default for RetryState {
     fn default() -> Self {
-        RetryState {
-            schema: RETRY_STATE_SCHEMA.to_owned(),
-            failures: BTreeMap::new(),
-        }
+        RetryState { schema: RETRY_STATE_SCHEMA.to_owned(), failures: BTreeMap::new() }
     }
 }
 
 impl RetryState {
     pub fn parse(text: &str) -> Result<RetryState, Error> {
-        let state: RetryState =
-            serde_json::from_str(text).map_err(|e| err(format!("invalid upload state: {e}")))?;
+        let state: RetryState = serde_json::from_str(text).map_err(|e| err(format!("invalid upload state: {e}")))?;
         if state.schema != RETRY_STATE_SCHEMA {
-            return Err(err(format!(
-                "upload state $schema is {:?}, expected {RETRY_STATE_SCHEMA:?}",
-                state.schema
-            )));
+            return Err(err(format!("upload state $schema is {:?}, expected {RETRY_STATE_SCHEMA:?}", state.schema)));
         }
         Ok(state)
     }
@@ -405,20 +353,8 @@ impl RetryState {
     }
 
     /// Records one more failed call for `hash`, scheduling the next retry.
-    pub fn record_failure(
-        &mut self,
-        hash: &str,
-        path: &str,
-        error: &str,
-        needs_human: bool,
-        maybe_delivered: bool,
-        now_unix: u64,
-    ) {
-        let attempts = self
-            .failures
-            .get(hash)
-            .map_or(0, |f| f.attempts)
-            .saturating_add(1);
+    pub fn record_failure(&mut self, hash: &str, path: &str, error: &str, needs_human: bool, maybe_delivered: bool, now_unix: u64) {
+        let attempts = self.failures.get(hash).map_or(0, |f| f.attempts).saturating_add(1);
         self.failures.insert(
             hash.to_owned(),
             Failure {
@@ -444,9 +380,7 @@ pub fn retry_delay_secs(attempts: u32) -> u64 {
 
 /// Pauses (milliseconds) between quick retries inside one call: 500, 1000, 2000, ...
 pub fn quick_retry_delays_ms(retries: u32) -> Vec<u64> {
-    (0..retries)
-        .map(|i| 500u64.saturating_mul(1u64 << i.min(10)))
-        .collect()
+    (0..retries).map(|i| 500u64.saturating_mul(1u64 << i.min(10))).collect()
 }
 
 /// One result file found on disk.
@@ -482,13 +416,7 @@ pub enum Urgency {
 }
 
 /// Decides, for every candidate, whether it is uploaded, due, waiting or blocked.
-pub fn plan(
-    candidates: &[Candidate],
-    ledger: &Ledger,
-    state: &RetryState,
-    now_unix: u64,
-    urgency: Urgency,
-) -> Vec<Decision> {
+pub fn plan(candidates: &[Candidate], ledger: &Ledger, state: &RetryState, now_unix: u64, urgency: Urgency) -> Vec<Decision> {
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     candidates
         .iter()
@@ -497,21 +425,13 @@ pub fn plan(
                 return Decision::Uploaded;
             }
             if let Some(first) = seen.get(c.hash.as_str()) {
-                return Decision::Duplicate {
-                    of: (*first).to_owned(),
-                };
+                return Decision::Duplicate { of: (*first).to_owned() };
             }
             seen.insert(&c.hash, &c.path);
             match (urgency, state.failures.get(&c.hash)) {
                 (Urgency::Explicit, _) | (_, None) => Decision::Due,
-                (Urgency::Scheduled, Some(f)) if f.needs_human => Decision::NeedsHuman {
-                    reason: f.last_error.clone(),
-                },
-                (Urgency::Scheduled, Some(f)) if f.next_retry_unix > now_unix => {
-                    Decision::Waiting {
-                        until_unix: f.next_retry_unix,
-                    }
-                }
+                (Urgency::Scheduled, Some(f)) if f.needs_human => Decision::NeedsHuman { reason: f.last_error.clone() },
+                (Urgency::Scheduled, Some(f)) if f.next_retry_unix > now_unix => Decision::Waiting { until_unix: f.next_retry_unix },
                 (Urgency::Scheduled, Some(_)) => Decision::Due,
             }
         })
@@ -543,22 +463,17 @@ mod tests {
     }
 
     fn doc(started: &str, ended: &str) -> Vec<u8> {
-        format!(r#"{{"$schema":"{RESULT_SCHEMA}","started":"{started}","ended":"{ended}","x":1}}"#)
-            .into_bytes()
+        format!(r#"{{"$schema":"{RESULT_SCHEMA}","started":"{started}","ended":"{ended}","x":1}}"#).into_bytes()
     }
 
     #[test]
     fn hash_is_sha256_hex() {
-        assert_eq!(
-            content_hash(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(content_hash(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
     fn url_has_all_params_encoded() {
-        let times =
-            result_times(&doc("2026-11-21T05:30:00Z", "2026-11-21T05:31:00.5+01:00")).unwrap();
+        let times = result_times(&doc("2026-11-21T05:30:00Z", "2026-11-21T05:31:00.5+01:00")).unwrap();
         assert_eq!(
             upload_url(&target(), &times),
             "https://horreum.example.com/api/run/data?test=etcd%20put&start=2026-11-21T05%3A30%3A00Z\
@@ -576,23 +491,11 @@ mod tests {
         for (bytes, want) in [
             (b"[]".to_vec(), "not a JSON object"),
             (b"{".to_vec(), "not valid JSON"),
-            (
-                br#"{"started":"2026-11-21T05:30:00Z"}"#.to_vec(),
-                "missing \"$schema\"",
-            ),
+            (br#"{"started":"2026-11-21T05:30:00Z"}"#.to_vec(), "missing \"$schema\""),
             (br#"{"$schema":"urn:other:1"}"#.to_vec(), "expected"),
-            (
-                doc("yesterday", "2026-11-21T05:30:01Z"),
-                "not an RFC 3339 time",
-            ),
-            (
-                doc("2026-11-21T05:30:00", "2026-11-21T05:30:01Z"),
-                "not an RFC 3339 time",
-            ),
-            (
-                doc("2026-11-21T05:31:00Z", "2026-11-21T05:30:00Z"),
-                "is after",
-            ),
+            (doc("yesterday", "2026-11-21T05:30:01Z"), "not an RFC 3339 time"),
+            (doc("2026-11-21T05:30:00", "2026-11-21T05:30:01Z"), "not an RFC 3339 time"),
+            (doc("2026-11-21T05:31:00Z", "2026-11-21T05:30:00Z"), "is after"),
         ] {
             let e = result_times(&bytes).unwrap_err().to_string();
             assert!(e.contains(want), "{e:?} should contain {want:?}");
@@ -608,15 +511,10 @@ mod tests {
         let mut t = target();
         t.url = "horreum".into();
         assert!(t.validate().is_err());
-        let parsed: UploadTarget = toml::from_str(
-            "url = \"http://h\"\ntest = \"t\"\nowner = \"a-team\"\naccess = \"PRIVATE\"\napi_key_file = \"k\"\n",
-        )
-        .unwrap();
+        let parsed: UploadTarget =
+            toml::from_str("url = \"http://h\"\ntest = \"t\"\nowner = \"a-team\"\naccess = \"PRIVATE\"\napi_key_file = \"k\"\n").unwrap();
         assert_eq!(parsed.access, Access::Private);
-        assert!(toml::from_str::<UploadTarget>(
-            "url = \"http://h\"\ntest = \"t\"\nowner = \"a-team\"\naccess = \"OPEN\"\n"
-        )
-        .is_err());
+        assert!(toml::from_str::<UploadTarget>("url = \"http://h\"\ntest = \"t\"\nowner = \"a-team\"\naccess = \"OPEN\"\n").is_err());
     }
 
     #[test]
@@ -659,14 +557,7 @@ mod tests {
     fn ledger_round_trips_sorted() {
         let mut l = Ledger::default();
         for h in ["bb", "aa"] {
-            l.uploads.insert(
-                h.into(),
-                LedgerEntry {
-                    path: format!("results/{h}.json"),
-                    test: "t".into(),
-                    run_ids: vec![1],
-                },
-            );
+            l.uploads.insert(h.into(), LedgerEntry { path: format!("results/{h}.json"), test: "t".into(), run_ids: vec![1] });
         }
         let text = l.to_json();
         assert!(text.find("\"aa\"").unwrap() < text.find("\"bb\"").unwrap());
@@ -677,27 +568,10 @@ mod tests {
 
     #[test]
     fn plan_table() {
-        let c = |p: &str, h: &str| Candidate {
-            path: p.into(),
-            hash: h.into(),
-        };
-        let cands = [
-            c("a", "h1"),
-            c("b", "h2"),
-            c("c", "h3"),
-            c("d", "h4"),
-            c("e", "h1"),
-            c("f", "h5"),
-        ];
+        let c = |p: &str, h: &str| Candidate { path: p.into(), hash: h.into() };
+        let cands = [c("a", "h1"), c("b", "h2"), c("c", "h3"), c("d", "h4"), c("e", "h1"), c("f", "h5")];
         let mut ledger = Ledger::default();
-        ledger.uploads.insert(
-            "h2".into(),
-            LedgerEntry {
-                path: "b".into(),
-                test: "t".into(),
-                run_ids: vec![5],
-            },
-        );
+        ledger.uploads.insert("h2".into(), LedgerEntry { path: "b".into(), test: "t".into(), run_ids: vec![5] });
         let mut state = RetryState::default();
         state.record_failure("h3", "c", "503", false, false, 1000); // retry at 1300
         state.record_failure("h4", "d", "400 bad", true, false, 1000);
@@ -709,9 +583,7 @@ mod tests {
                 Decision::Due,
                 Decision::Uploaded,
                 Decision::Waiting { until_unix: 1300 },
-                Decision::NeedsHuman {
-                    reason: "400 bad".into()
-                },
+                Decision::NeedsHuman { reason: "400 bad".into() },
                 Decision::Duplicate { of: "a".into() },
                 Decision::Due,
             ]
@@ -728,24 +600,13 @@ mod tests {
         s.record_failure("h", "p", "e1", false, false, 0);
         s.record_failure("h", "p", "e2", false, true, 10);
         let f = &s.failures["h"];
-        assert_eq!(
-            (
-                f.attempts,
-                f.last_error.as_str(),
-                f.next_retry_unix,
-                f.maybe_delivered
-            ),
-            (2, "e2", 610, true)
-        );
+        assert_eq!((f.attempts, f.last_error.as_str(), f.next_retry_unix, f.maybe_delivered), (2, "e2", 610, true));
         assert_eq!(RetryState::parse(&s.to_json()).unwrap(), s);
     }
 
     #[test]
     fn redaction() {
-        assert_eq!(
-            redact("key HUSR_x in HUSR_x", "HUSR_x"),
-            "key [redacted] in [redacted]"
-        );
+        assert_eq!(redact("key HUSR_x in HUSR_x", "HUSR_x"), "key [redacted] in [redacted]");
         assert_eq!(redact("abc", ""), "abc");
     }
 }

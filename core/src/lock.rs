@@ -209,7 +209,10 @@ mod tests {
 
     #[test]
     fn mod_file_directives() {
-        let m = ModFile::parse("server/go.mod", "module go.etcd.io/etcd/server/v3\n\ngo 1.24\n\ntoolchain go1.24.9 // pinned\n\nrequire (\n\tgo.etcd.io/bbolt v1.4.0\n)\n");
+        let m = ModFile::parse(
+            "server/go.mod",
+            "module go.etcd.io/etcd/server/v3\n\ngo 1.24\n\ntoolchain go1.24.9 // pinned\n\nrequire (\n\tgo.etcd.io/bbolt v1.4.0\n)\n",
+        );
         assert_eq!(m.go.as_deref(), Some("1.24"));
         assert_eq!(m.toolchain.as_deref(), Some("go1.24.9"));
         assert_eq!(m.dir(), "server");

@@ -26,17 +26,11 @@ pub struct RunExit {
 
 impl RunExit {
     /// A process that exited by itself with status 0.
-    pub const SUCCESS: RunExit = RunExit {
-        code: Some(0),
-        timed_out: false,
-    };
+    pub const SUCCESS: RunExit = RunExit { code: Some(0), timed_out: false };
 
     /// A process that exited by itself with `code`.
     pub fn exited(code: i32) -> RunExit {
-        RunExit {
-            code: Some(code),
-            timed_out: false,
-        }
+        RunExit { code: Some(code), timed_out: false }
     }
 
     /// The reasons this exit alone makes a run invalid (empty when it exited 0 in time).
@@ -69,10 +63,7 @@ pub struct Validity {
 impl Validity {
     /// Valid exactly when there is no reason to reject.
     pub fn from_reasons(reasons: Vec<String>) -> Validity {
-        Validity {
-            valid: reasons.is_empty(),
-            reasons,
-        }
+        Validity { valid: reasons.is_empty(), reasons }
     }
 }
 
@@ -92,34 +83,10 @@ mod tests {
         let cases: &[(RunExit, &[&str])] = &[
             (RunExit::SUCCESS, &[]),
             (RunExit::exited(2), &["exited with code 2"]),
-            (
-                RunExit {
-                    code: None,
-                    timed_out: false,
-                },
-                &["ended without an exit code (killed by a signal?)"],
-            ),
-            (
-                RunExit {
-                    code: None,
-                    timed_out: true,
-                },
-                &["run timed out and was stopped"],
-            ),
-            (
-                RunExit {
-                    code: Some(0),
-                    timed_out: true,
-                },
-                &["run timed out and was stopped"],
-            ),
-            (
-                RunExit {
-                    code: Some(137),
-                    timed_out: true,
-                },
-                &["run timed out and was stopped", "exited with code 137"],
-            ),
+            (RunExit { code: None, timed_out: false }, &["ended without an exit code (killed by a signal?)"]),
+            (RunExit { code: None, timed_out: true }, &["run timed out and was stopped"]),
+            (RunExit { code: Some(0), timed_out: true }, &["run timed out and was stopped"]),
+            (RunExit { code: Some(137), timed_out: true }, &["run timed out and was stopped", "exited with code 137"]),
         ];
         for (exit, want) in cases {
             assert_eq!(exit.reasons(), *want, "{exit:?}");

@@ -6,9 +6,8 @@
 //! a value that passes can be pasted into a `RUN` line unquoted.
 
 /// Characters no value may contain, because a shell gives them meaning.
-const SHELL_META: &[char] = &[
-    ';', '&', '|', '$', '`', '\'', '"', '<', '>', '(', ')', '{', '}', '\\', '!', '*', '?', '[', ']', '#', '~', '%', '^',
-];
+const SHELL_META: &[char] =
+    &[';', '&', '|', '$', '`', '\'', '"', '<', '>', '(', ')', '{', '}', '\\', '!', '*', '?', '[', ']', '#', '~', '%', '^'];
 
 fn check_safe_chars(what: &str, v: &str) -> Result<(), String> {
     if v.is_empty() {

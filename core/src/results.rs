@@ -180,7 +180,12 @@ mod tests {
         assert!(!failed.validity.valid);
         let good_args = args("put --total=20000");
         let good = judge(WorkloadKind::Etcd, &good_args, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit::SUCCESS);
-        let timed_out = judge(WorkloadKind::Etcd, &good_args, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit { code: None, timed_out: true });
+        let timed_out = judge(
+            WorkloadKind::Etcd,
+            &good_args,
+            &fixture("etcd-benchmark/put-3.6-default-precision.txt"),
+            RunExit { code: None, timed_out: true },
+        );
         assert!(!timed_out.validity.valid);
         let m = metrics([&failed, &good, &timed_out]);
         assert_eq!(m["rps"].values, vec![15480.3636]);

@@ -38,9 +38,7 @@ impl Direction {
         let down = new < old;
         match (self, up, down) {
             (_, false, false) => Verdict::NoChange,
-            (Direction::HigherIsBetter, true, _) | (Direction::LowerIsBetter, _, true) => {
-                Verdict::Improvement
-            }
+            (Direction::HigherIsBetter, true, _) | (Direction::LowerIsBetter, _, true) => Verdict::Improvement,
             _ => Verdict::Regression,
         }
     }
@@ -244,11 +242,7 @@ pub fn mann_whitney_u_with(a: &[f64], b: &[f64], method: MwuMethod) -> Option<Ma
     let ties = groups.iter().any(|g| g.0 + g.1 > 1);
     let method = match method {
         MwuMethod::Auto => {
-            let limit = if ties {
-                MWU_TIES_EXACT_LIMIT
-            } else {
-                MWU_EXACT_LIMIT
-            };
+            let limit = if ties { MWU_TIES_EXACT_LIMIT } else { MWU_EXACT_LIMIT };
             if m <= limit && n <= limit {
                 MwuMethod::Exact
             } else {
@@ -415,26 +409,14 @@ pub fn ks_2samp(a: &[f64], b: &[f64]) -> Option<KolmogorovSmirnov> {
     }
     let d = dmn as f64 / (m as f64 * n as f64);
     if dmn == 0 {
-        return Some(KolmogorovSmirnov {
-            d,
-            p: 1.0,
-            exact: true,
-        });
+        return Some(KolmogorovSmirnov { d, p: 1.0, exact: true });
     }
     if m * n <= KS_EXACT_LIMIT {
-        return Some(KolmogorovSmirnov {
-            d,
-            p: ks_exact_p(m, n, dmn),
-            exact: true,
-        });
+        return Some(KolmogorovSmirnov { d, p: ks_exact_p(m, n, dmn), exact: true });
     }
     let en = (m as f64 * n as f64) / (m as f64 + n as f64);
     let lambda = (en.sqrt() + 0.12 + 0.11 / en.sqrt()) * d;
-    Some(KolmogorovSmirnov {
-        d,
-        p: special::kolmogorov_sf(lambda),
-        exact: false,
-    })
+    Some(KolmogorovSmirnov { d, p: special::kolmogorov_sf(lambda), exact: false })
 }
 
 /// P(D * m * n >= dmn): the share of the C(m+n, m) monotone lattice paths from
@@ -505,12 +487,7 @@ pub enum Decision {
 /// "different" rate a little (less than twice alpha), which is why the
 /// suggested `alpha_different` is [`DEFAULT_ALPHA_DIFFERENT`] = 0.01. Empty
 /// samples give `Unknown`.
-pub fn compare_decision(
-    a: &[f64],
-    b: &[f64],
-    alpha_different: f64,
-    alpha_same: Option<f64>,
-) -> Decision {
+pub fn compare_decision(a: &[f64], b: &[f64], alpha_different: f64, alpha_same: Option<f64>) -> Decision {
     let (Some(ks), Some(mw)) = (ks_2samp(a, b), mann_whitney_u(a, b)) else {
         return Decision::Unknown;
     };
@@ -545,11 +522,7 @@ pub struct CompareConfig {
 
 impl CompareConfig {
     pub fn new(direction: Direction) -> CompareConfig {
-        CompareConfig {
-            alpha: DEFAULT_ALPHA,
-            min_change: 0.0,
-            direction,
-        }
+        CompareConfig { alpha: DEFAULT_ALPHA, min_change: 0.0, direction }
     }
 }
 
@@ -586,11 +559,7 @@ pub fn compare(old: &[f64], new: &[f64], cfg: &CompareConfig) -> Option<Comparis
     // An unknown (infinite) relative change passes any magnitude gate.
     let big_enough = delta.is_none_or(|d| d.abs() >= cfg.min_change);
     let significant = mw.p <= cfg.alpha && big_enough;
-    let verdict = if significant {
-        cfg.direction.verdict(so.median, sn.median)
-    } else {
-        Verdict::NoChange
-    };
+    let verdict = if significant { cfg.direction.verdict(so.median, sn.median) } else { Verdict::NoChange };
     Some(Comparison {
         old: so,
         new: sn,
@@ -743,8 +712,7 @@ pub(crate) mod special {
         if x >= 1.0 {
             return 1.0;
         }
-        let ln_front =
-            ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
+        let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
         if x < (a + 1.0) / (a + b + 2.0) {
             ln_front.exp() * beta_cf(a, b, x) / a
         } else {
@@ -840,11 +808,7 @@ pub fn student_t_test(a: &[f64], b: &[f64]) -> (f64, f64) {
     let pooled = (ss(a, m1) + ss(b, m2)) / df;
     let se = (pooled * (1.0 / n1 + 1.0 / n2)).sqrt();
     if se == 0.0 {
-        return if m1 == m2 {
-            (0.0, 1.0)
-        } else {
-            ((m1 - m2).signum() * f64::INFINITY, 0.0)
-        };
+        return if m1 == m2 { (0.0, 1.0) } else { ((m1 - m2).signum() * f64::INFINITY, 0.0) };
     }
     let t = (m1 - m2) / se;
     (t, special::student_t_two_sided(t, df))
@@ -876,11 +840,7 @@ mod tests {
         assert_close!(stddev(&xs).unwrap(), (32.0f64 / 7.0).sqrt(), 1e-15);
         assert_eq!(min(&xs), Some(2.0));
         assert_eq!(max(&xs), Some(9.0));
-        assert_close!(
-            geomean(&[1.0, 2.0, 4.0, 8.0]).unwrap(),
-            8.0f64.sqrt(),
-            1e-15
-        );
+        assert_close!(geomean(&[1.0, 2.0, 4.0, 8.0]).unwrap(), 8.0f64.sqrt(), 1e-15);
         assert_eq!(geomean(&[1.0, 0.0]), None);
         assert_eq!(mean(&[]), None);
         assert_eq!(stddev(&[1.0]), None);
@@ -898,10 +858,7 @@ mod tests {
         assert_eq!(median_ci_rank(20, 0.95), Some(6));
         // benchstat's own test: {-10, 2, 3, 4, 5, 6} at 95% is [-10, 6] around 3.5.
         let s = summarize(&[-10.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
-        assert_eq!(
-            (s.median, s.ci_low, s.ci_high),
-            (3.5, Some(-10.0), Some(6.0))
-        );
+        assert_eq!((s.median, s.ci_low, s.ci_high), (3.5, Some(-10.0), Some(6.0)));
         let xs: Vec<f64> = (1..=10).map(f64::from).collect();
         assert_eq!(median_ci(&xs, 0.95), Some((2.0, 9.0)));
     }
@@ -924,24 +881,14 @@ mod tests {
     // `scipy.stats.ks_2samp(x, y, method='exact')`, scipy 1.17.1.
     const A: (&[f64], &[f64]) = (&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]);
     const B: (&[f64], &[f64]) = (&[1.1, 2.3, 0.7, 4.2, 3.3], &[5.1, 2.9, 6.4, 7.7, 8.0, 4.4]);
-    const C: (&[f64], &[f64]) = (
-        &[10.0, 12.5, 11.2, 13.9, 10.8, 12.1, 11.7, 13.3],
-        &[12.9, 14.1, 13.6, 15.2, 12.2, 14.8, 13.0, 15.9, 14.4],
-    );
-    const D: (&[f64], &[f64]) = (
-        &[3.0, 1.0, 4.0, 1.5, 5.0, 9.0, 2.0, 6.0],
-        &[5.5, 3.5, 5.8, 9.7, 9.3, 2.3, 8.4, 6.2, 6.4, 3.3],
-    );
+    const C: (&[f64], &[f64]) =
+        (&[10.0, 12.5, 11.2, 13.9, 10.8, 12.1, 11.7, 13.3], &[12.9, 14.1, 13.6, 15.2, 12.2, 14.8, 13.0, 15.9, 14.4]);
+    const D: (&[f64], &[f64]) = (&[3.0, 1.0, 4.0, 1.5, 5.0, 9.0, 2.0, 6.0], &[5.5, 3.5, 5.8, 9.7, 9.3, 2.3, 8.4, 6.2, 6.4, 3.3]);
 
     #[test]
     fn mann_whitney_exact_matches_scipy() {
         // mannwhitneyu(x, y, alternative='two-sided', method='exact')
-        let cases = [
-            (A, 0.0, 0.1),
-            (B, 2.0, 0.017316017316017316),
-            (C, 8.0, 0.005512134923899629),
-            (D, 20.0, 0.08313908313908314),
-        ];
+        let cases = [(A, 0.0, 0.1), (B, 2.0, 0.017316017316017316), (C, 8.0, 0.005512134923899629), (D, 20.0, 0.08313908313908314)];
         for ((x, y), u, p) in cases {
             let r = mann_whitney_u(x, y).unwrap();
             assert_eq!(r.method, MwuMethod::Exact);
@@ -953,12 +900,8 @@ mod tests {
     #[test]
     fn mann_whitney_asymptotic_matches_scipy() {
         // mannwhitneyu(x, y, alternative='two-sided', method='asymptotic')
-        let cases = [
-            (A, 0.0, 0.08085559837005224),
-            (B, 2.0, 0.022478873366125265),
-            (C, 8.0, 0.008140438415678006),
-            (D, 20.0, 0.0831631489363108),
-        ];
+        let cases =
+            [(A, 0.0, 0.08085559837005224), (B, 2.0, 0.022478873366125265), (C, 8.0, 0.008140438415678006), (D, 20.0, 0.0831631489363108)];
         for ((x, y), u, p) in cases {
             let r = mann_whitney_u_with(x, y, MwuMethod::Asymptotic).unwrap();
             assert_eq!(r.u, u);
@@ -970,12 +913,7 @@ mod tests {
     fn mann_whitney_with_ties_matches_scipy_asymptotic() {
         // mannwhitneyu([1,2,2,3,3,3,4], [3,4,4,5,5,6], alternative='two-sided',
         //              method='asymptotic') -> U 3.5, p 0.012999854364387305
-        let r = mann_whitney_u_with(
-            &[1.0, 2.0, 2.0, 3.0, 3.0, 3.0, 4.0],
-            &[3.0, 4.0, 4.0, 5.0, 5.0, 6.0],
-            MwuMethod::Asymptotic,
-        )
-        .unwrap();
+        let r = mann_whitney_u_with(&[1.0, 2.0, 2.0, 3.0, 3.0, 3.0, 4.0], &[3.0, 4.0, 4.0, 5.0, 5.0, 6.0], MwuMethod::Asymptotic).unwrap();
         assert_eq!(r.u, 3.5);
         assert_close!(r.p, 0.012999854364387305, 1e-9);
         // mannwhitneyu([1,1,2,2,3,5,5,5,7,8], [2,3,3,5,6,7,7,8,9,9,9,10],
@@ -1020,9 +958,7 @@ mod tests {
         // mannwhitneyu([v + 30 for v in x], y, ..., method='exact')
         //   -> U 1786, p 0.00017279628744137551
         let x: Vec<f64> = (0..50).map(|i| ((i * 7919) % 1009) as f64 / 10.0).collect();
-        let y: Vec<f64> = (0..50)
-            .map(|i| ((i * 104729) % 1013) as f64 / 10.0 + 8.05)
-            .collect();
+        let y: Vec<f64> = (0..50).map(|i| ((i * 104729) % 1013) as f64 / 10.0 + 8.05).collect();
         let r = mann_whitney_u(&x, &y).unwrap();
         assert_eq!((r.method, r.u), (MwuMethod::Exact, 1134.0));
         assert_close!(r.p, 0.4275532229937814, 1e-10);
@@ -1043,9 +979,7 @@ mod tests {
 
     fn big_case() -> (Vec<f64>, Vec<f64>) {
         let x = (0..40).map(|i| ((i * 37) % 101) as f64 / 10.0).collect();
-        let y = (0..35)
-            .map(|i| ((i * 53) % 97) as f64 / 10.0 + 1.5)
-            .collect();
+        let y = (0..35).map(|i| ((i * 53) % 97) as f64 / 10.0 + 1.5).collect();
         (x, y)
     }
 
@@ -1066,11 +1000,7 @@ mod tests {
         }
         // With ties: ks_2samp([1,2,2,3,3,3,4], [3,4,4,5,5,6], method='exact')
         // -> D 0.6904761904761905, p 0.0675990675990676
-        let r = ks_2samp(
-            &[1.0, 2.0, 2.0, 3.0, 3.0, 3.0, 4.0],
-            &[3.0, 4.0, 4.0, 5.0, 5.0, 6.0],
-        )
-        .unwrap();
+        let r = ks_2samp(&[1.0, 2.0, 2.0, 3.0, 3.0, 3.0, 4.0], &[3.0, 4.0, 4.0, 5.0, 5.0, 6.0]).unwrap();
         assert_close!(r.d, 0.6904761904761905, 1e-12);
         assert_close!(r.p, 0.0675990675990676, 1e-10);
         // Larger: big_case() -> D 0.15357142857142858, p 0.7047084323064645
@@ -1098,28 +1028,13 @@ mod tests {
         let a: Vec<f64> = (0..20).map(|i| 100.0 + (i % 5) as f64).collect();
         let far: Vec<f64> = a.iter().map(|x| x + 50.0).collect();
         let same: Vec<f64> = a.iter().rev().copied().collect();
-        assert_eq!(
-            compare_decision(&a, &far, DEFAULT_ALPHA_DIFFERENT, None),
-            Decision::Different
-        );
-        assert_eq!(
-            compare_decision(&a, &same, DEFAULT_ALPHA_DIFFERENT, None),
-            Decision::Same
-        );
+        assert_eq!(compare_decision(&a, &far, DEFAULT_ALPHA_DIFFERENT, None), Decision::Different);
+        assert_eq!(compare_decision(&a, &same, DEFAULT_ALPHA_DIFFERENT, None), Decision::Same);
         // 3 vs 3 can never reach 0.01: Unknown, not Same, however alike.
-        assert_eq!(
-            compare_decision(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0], 0.01, None),
-            Decision::Unknown
-        );
+        assert_eq!(compare_decision(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0], 0.01, None), Decision::Unknown);
         // B: KS p 0.026, U p 0.017 -> between 0.01 and 0.5.
-        assert_eq!(
-            compare_decision(B.0, B.1, 0.01, Some(0.5)),
-            Decision::Unknown
-        );
-        assert_eq!(
-            compare_decision(B.0, B.1, 0.02, Some(0.5)),
-            Decision::Different
-        );
+        assert_eq!(compare_decision(B.0, B.1, 0.01, Some(0.5)), Decision::Unknown);
+        assert_eq!(compare_decision(B.0, B.1, 0.02, Some(0.5)), Decision::Different);
     }
 
     #[test]
@@ -1129,30 +1044,18 @@ mod tests {
         let rps = compare(&old, &new, &CompareConfig::new(Direction::HigherIsBetter)).unwrap();
         assert!(rps.significant);
         assert_eq!(rps.verdict, Verdict::Improvement);
-        assert_close!(
-            rps.delta_pct.unwrap(),
-            (110.05 / 100.05 - 1.0) * 100.0,
-            1e-12
-        );
+        assert_close!(rps.delta_pct.unwrap(), (110.05 / 100.05 - 1.0) * 100.0, 1e-12);
         let lat = compare(&old, &new, &CompareConfig::new(Direction::LowerIsBetter)).unwrap();
         assert_eq!(lat.verdict, Verdict::Regression);
         let back = compare(&new, &old, &CompareConfig::new(Direction::LowerIsBetter)).unwrap();
         assert_eq!(back.verdict, Verdict::Improvement);
         // A 10% change under a 15% gate is not significant.
-        let gated = CompareConfig {
-            min_change: 0.15,
-            ..CompareConfig::new(Direction::LowerIsBetter)
-        };
+        let gated = CompareConfig { min_change: 0.15, ..CompareConfig::new(Direction::LowerIsBetter) };
         let g = compare(&old, &new, &gated).unwrap();
         assert!(!g.significant);
         assert_eq!(g.verdict, Verdict::NoChange);
         // Three a side: never significant at 0.05 however far apart.
-        let small = compare(
-            &[1.0, 2.0, 3.0],
-            &[10.0, 20.0, 30.0],
-            &CompareConfig::new(Direction::LowerIsBetter),
-        )
-        .unwrap();
+        let small = compare(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0], &CompareConfig::new(Direction::LowerIsBetter)).unwrap();
         assert_eq!(small.verdict, Verdict::NoChange);
         let json = serde_json::to_string(&lat).unwrap();
         assert_eq!(serde_json::from_str::<Comparison>(&json).unwrap(), lat);

@@ -79,10 +79,8 @@ pub fn bench(paths: &Paths, config: &Config, lock: &Lock, plan: &Plan, cells: &[
     let bench_pos = |name: &str| config.matrix.benchmarks.iter().position(|b| b.get_ref() == name);
     states.sort_by_key(|s| (bench_pos(&s.cell.benchmark), s.cell.workload_ref.clone()));
     let context = Shared::gather(&sh, plan, built, &states)?;
-    let counts: Vec<u32> = states
-        .iter()
-        .map(|s| options.runs.unwrap_or_else(|| config.benchmark(&s.cell.benchmark).map_or(1, |b| b.runs)))
-        .collect();
+    let counts: Vec<u32> =
+        states.iter().map(|s| options.runs.unwrap_or_else(|| config.benchmark(&s.cell.benchmark).map_or(1, |b| b.runs))).collect();
     let order = results::interleave(&counts);
     for (step, (i, rep)) in order.iter().enumerate() {
         if run::interrupted() {
@@ -111,7 +109,8 @@ pub fn bench(paths: &Paths, config: &Config, lock: &Lock, plan: &Plan, cells: &[
     let files: Vec<PathBuf> = written.iter().map(|s| s.path.clone()).collect();
     if options.commit && !files.is_empty() {
         let names: Vec<String> = written.iter().map(|s| s.cell.id()).collect();
-        let message = format!("results: {} cell(s){}\n\n{}\n", names.len(), if run::interrupted() { " (interrupted)" } else { "" }, names.join("\n"));
+        let message =
+            format!("results: {} cell(s){}\n\n{}\n", names.len(), if run::interrupted() { " (interrupted)" } else { "" }, names.join("\n"));
         // The recipes of the images the results name go with them, so any
         // result can be rebuilt from the repository alone.
         let mut to_commit = files.clone();
@@ -180,7 +179,10 @@ impl Shared {
             let tc = &s.cell.toolchain;
             if !go_version.contains_key(tc) {
                 let tag = &plan.image(tc).expect("cells name planned images").tag;
-                let v = cmd!(sh, "podman run --rm --network=none {tag} go version").quiet().read().with_context(|| format!("running `go version` in {tag}"))?;
+                let v = cmd!(sh, "podman run --rm --network=none {tag} go version")
+                    .quiet()
+                    .read()
+                    .with_context(|| format!("running `go version` in {tag}"))?;
                 go_version.insert(tc.clone(), v.trim().to_string());
             }
         }
@@ -194,7 +196,11 @@ impl Shared {
     }
 
     fn image(&self, hash: &str) -> ImageRef {
-        ImageRef { hash: hash.to_string(), id: self.image_ids.get(hash).cloned().unwrap_or_default(), tag: self.tags.get(hash).cloned().unwrap_or_default() }
+        ImageRef {
+            hash: hash.to_string(),
+            id: self.image_ids.get(hash).cloned().unwrap_or_default(),
+            tag: self.tags.get(hash).cloned().unwrap_or_default(),
+        }
     }
 }
 

@@ -125,7 +125,11 @@ fn build_one(sh: &Shell, paths: &Paths, config: &Config, image: &Image, step: &s
     if image.modcache {
         let cache = config.modules.cache.as_deref().expect("modcache images come from a configured cache");
         let cache = PathBuf::from(paths.source_location(cache));
-        anyhow::ensure!(cache.join("cache/download").is_dir(), "module cache {} has no cache/download directory; set [modules] cache to a GOMODCACHE directory", cache.display());
+        anyhow::ensure!(
+            cache.join("cache/download").is_dir(),
+            "module cache {} has no cache/download directory; set [modules] cache to a GOMODCACHE directory",
+            cache.display()
+        );
         volumes.push((cache, MODCACHE_MOUNT.to_string()));
     }
 

@@ -56,37 +56,14 @@ impl Args {
     }
 
     fn compare(self, paths: &Paths) -> Result<bool> {
-        let Args {
-            a,
-            b,
-            alpha,
-            min_change,
-            json,
-            csv,
-            fail_on_regression,
-        } = self;
-        anyhow::ensure!(
-            alpha > 0.0 && alpha < 1.0,
-            "--alpha must be between 0 and 1, got {alpha}"
-        );
-        anyhow::ensure!(
-            min_change >= 0.0,
-            "--min-change is a magnitude in percent, got {min_change}"
-        );
+        let Args { a, b, alpha, min_change, json, csv, fail_on_regression } = self;
+        anyhow::ensure!(alpha > 0.0 && alpha < 1.0, "--alpha must be between 0 and 1, got {alpha}");
+        anyhow::ensure!(min_change >= 0.0, "--min-change is a magnitude in percent, got {min_change}");
         let results = load_results(paths)?;
         let side_a = side(paths, &results, &a)?;
         let side_b = side(paths, &results, &b)?;
-        let cfg = compare::TableConfig {
-            alpha,
-            min_change_pct: min_change,
-        };
-        let report = compare::compare(
-            &a,
-            &side_a.iter().collect::<Vec<_>>(),
-            &b,
-            &side_b.iter().collect::<Vec<_>>(),
-            &cfg,
-        );
+        let cfg = compare::TableConfig { alpha, min_change_pct: min_change };
+        let report = compare::compare(&a, &side_a.iter().collect::<Vec<_>>(), &b, &side_b.iter().collect::<Vec<_>>(), &cfg);
         let text = if json {
             compare::render_json(&report)
         } else if csv {
@@ -106,22 +83,12 @@ fn side(paths: &Paths, results: &[Loaded], selector: &str) -> Result<Vec<Loaded>
     if selector.ends_with(".json") || as_file.is_file() {
         // Relative to the current directory, else to the project root.
         let in_root = paths.root.join(as_file);
-        let file = if !as_file.exists() && in_root.is_file() {
-            in_root.as_path()
-        } else {
-            as_file
-        };
+        let file = if !as_file.exists() && in_root.is_file() { in_root.as_path() } else { as_file };
         return Ok(vec![load_file(&paths.root, file)?]);
     }
-    let picked: Vec<Loaded> = compare::select(results, selector)
-        .into_iter()
-        .cloned()
-        .collect();
+    let picked: Vec<Loaded> = compare::select(results, selector).into_iter().cloned().collect();
     if picked.is_empty() {
-        let mut names: Vec<&str> = results
-            .iter()
-            .map(|l| l.doc.provenance.go.name.as_str())
-            .collect();
+        let mut names: Vec<&str> = results.iter().map(|l| l.doc.provenance.go.name.as_str()).collect();
         names.sort();
         names.dedup();
         anyhow::bail!(
@@ -148,14 +115,10 @@ pub fn load_results(paths: &Paths) -> Result<Vec<Loaded>> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let text =
-            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not JSON; fix or remove it", f.display()))?;
-        let is_result = value
-            .get("$schema")
-            .and_then(|s| s.as_str())
-            .is_some_and(|s| s.starts_with("urn:gobench:result:"));
+        let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON; fix or remove it", f.display()))?;
+        let is_result = value.get("$schema").and_then(|s| s.as_str()).is_some_and(|s| s.starts_with("urn:gobench:result:"));
         if is_result {
             out.push(parse(&paths.root, &f, &text)?);
         }
@@ -176,21 +139,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 fn load_file(root: &Path, file: &Path) -> Result<Loaded> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     parse(root, file, &text)
 }
 
 fn parse(root: &Path, file: &Path, text: &str) -> Result<Loaded> {
-    let doc: ResultDoc = serde_json::from_str(text)
-        .with_context(|| format!("{} is not a gobench result document", file.display()))?;
+    let doc: ResultDoc = serde_json::from_str(text).with_context(|| format!("{} is not a gobench result document", file.display()))?;
     let abs = std::path::absolute(file).with_context(|| format!("resolving {}", file.display()))?;
     let rel = abs.strip_prefix(root).unwrap_or(&abs);
-    let path = rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/");
+    let path = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
     Ok(Loaded { path, doc })
 }
 

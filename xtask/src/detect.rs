@@ -72,48 +72,24 @@ impl Args {
         let cfg = self.config(paths)?;
         let docs = load_results(paths)?;
         let found = changes::detect(&series::build(&docs), &cfg);
-        print!(
-            "{}",
-            if json {
-                changes::render_json(&found)
-            } else {
-                changes::render_text(&found)
-            }
-        );
+        print!("{}", if json { changes::render_json(&found) } else { changes::render_text(&found) });
         Ok(found.alarm())
     }
 
     /// Settings from the flags and the config's `[detect]` table.
     pub fn config(self, paths: &Paths) -> Result<DetectConfig> {
-        let Args {
-            model,
-            min_magnitude,
-            max_pvalue,
-            edivisive_window,
-            since,
-            now,
-            json: _,
-        } = self;
-        anyhow::ensure!(
-            min_magnitude >= 0.0,
-            "--min-magnitude is a magnitude in percent, got {min_magnitude}"
-        );
-        anyhow::ensure!(
-            max_pvalue > 0.0 && max_pvalue < 1.0,
-            "--max-pvalue must be between 0 and 1, got {max_pvalue}"
-        );
+        let Args { model, min_magnitude, max_pvalue, edivisive_window, since, now, json: _ } = self;
+        anyhow::ensure!(min_magnitude >= 0.0, "--min-magnitude is a magnitude in percent, got {min_magnitude}");
+        anyhow::ensure!(max_pvalue > 0.0 && max_pvalue < 1.0, "--max-pvalue must be between 0 and 1, got {max_pvalue}");
         let detect = paths.load_config()?.detect;
         let time = |flag: &str, s: &str| {
-            parse_rfc3339(s).with_context(|| {
-                format!("{flag} {s:?} is not an RFC 3339 time such as 2026-08-10T09:30:00Z")
-            })
+            parse_rfc3339(s).with_context(|| format!("{flag} {s:?} is not an RFC 3339 time such as 2026-08-10T09:30:00Z"))
         };
         let now = match now {
             Some(s) => time("--now", &s)?,
-            None => std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .context("the system clock is before 1970")?
-                .as_secs_f64(),
+            None => {
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).context("the system clock is before 1970")?.as_secs_f64()
+            }
         };
         let since = since.map(|s| time("--since", &s)).transpose()?;
         let relative = RelativeDifference {
@@ -122,11 +98,7 @@ impl Args {
             min_previous: detect.min_previous,
             aggregation: detect.aggregation,
         };
-        let edivisive = EDivisive {
-            window: edivisive_window,
-            max_pvalue,
-            min_magnitude: min_magnitude / 100.0,
-        };
+        let edivisive = EDivisive { window: edivisive_window, max_pvalue, min_magnitude: min_magnitude / 100.0 };
         Ok(DetectConfig {
             relative: (model != Models::Edivisive).then_some(relative),
             edivisive: (model != Models::Relative).then_some(edivisive),

@@ -26,7 +26,11 @@ impl flags::Doctor {
                 }
             }
         }
-        anyhow::ensure!(failed == 0, "{failed} of {} checks failed; fix them in order, the later ones often follow from the first", checks.len());
+        anyhow::ensure!(
+            failed == 0,
+            "{failed} of {} checks failed; fix them in order, the later ones often follow from the first",
+            checks.len()
+        );
         Ok(())
     }
 }
@@ -101,7 +105,13 @@ fn checks(sh: &Shell, paths: &Paths) -> Vec<Check> {
                     outcome: if base_ok {
                         read(cmd!(sh, "podman run --rm --network=none --pull=never {base} {go} version"))
                             .map_err(|e| format!("{go} does not run in the base image ({e}); remake it with scripts/base-image.sh"))
-                            .and_then(|v| if v.contains(&format!("go{} ", b.version)) { Ok(v) } else { Err(format!("{go} reports `{v}`, but [[base.bootstrap]] says {}", b.version)) })
+                            .and_then(|v| {
+                                if v.contains(&format!("go{} ", b.version)) {
+                                    Ok(v)
+                                } else {
+                                    Err(format!("{go} reports `{v}`, but [[base.bootstrap]] says {}", b.version))
+                                }
+                            })
                     } else {
                         Err("needs the base image".into())
                     },

@@ -35,12 +35,7 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, paths: &Paths) -> Result<()> {
-        let Args {
-            benchfmt,
-            csv: _,
-            out,
-            select,
-        } = self;
+        let Args { benchfmt, csv: _, out, select } = self;
         let all = load_results(paths)?;
         let docs: Vec<Loaded> = if select.is_empty() {
             all
@@ -48,21 +43,14 @@ impl Args {
             let mut picked = Vec::new();
             for s in &select {
                 let found = compare::select(&all, s);
-                anyhow::ensure!(
-                    !found.is_empty(),
-                    "no result matches `{s}`: give a Go name or ref, or an image hash prefix"
-                );
+                anyhow::ensure!(!found.is_empty(), "no result matches `{s}`: give a Go name or ref, or an image hash prefix");
                 picked.extend(found.into_iter().cloned());
             }
             picked.sort_by(|a, b| a.path.cmp(&b.path));
             picked.dedup_by(|a, b| a.path == b.path);
             picked
         };
-        let text = if benchfmt {
-            export::benchfmt(&docs)
-        } else {
-            export::csv(&docs)
-        };
+        let text = if benchfmt { export::benchfmt(&docs) } else { export::csv(&docs) };
         match out {
             Some(file) => {
                 write_atomic(&file, text.as_bytes())?;

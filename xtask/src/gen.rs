@@ -29,10 +29,7 @@ impl flags::Gen {
 /// The two files of an image: the Containerfile, and the canonical inputs
 /// whose SHA-256 is the hash.
 fn files(image: &plan::Image) -> [(String, String); 2] {
-    [
-        (format!("{}.Containerfile", image.hash), image.containerfile.clone()),
-        (format!("{}.json", image.hash), image.inputs.canonical()),
-    ]
+    [(format!("{}.Containerfile", image.hash), image.containerfile.clone()), (format!("{}.json", image.hash), image.inputs.canonical())]
 }
 
 /// Writes every image's files; unchanged files are not rewritten. Files of

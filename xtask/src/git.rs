@@ -40,12 +40,14 @@ pub fn update_mirror(sh: &Shell, cache: &Path, location: &str) -> Result<PathBuf
     sh.create_dir(parent).with_context(|| format!("creating {}", parent.display()))?;
     // Clone next to the final path and rename, so an interrupted clone never
     // looks like a mirror.
-    let tmp = tempfile::Builder::new().prefix(".clone-").tempdir_in(parent).with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".clone-")
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
     let dest = tmp.path().join("m.git");
-    cmd!(sh, "git clone --quiet --mirror {location} {dest}")
-        .quiet()
-        .run()
-        .with_context(|| format!("cloning {location} (a URL needs the network; without one, `cargo xtask demo` runs the pipeline offline)"))?;
+    cmd!(sh, "git clone --quiet --mirror {location} {dest}").quiet().run().with_context(|| {
+        format!("cloning {location} (a URL needs the network; without one, `cargo xtask demo` runs the pipeline offline)")
+    })?;
     std::fs::rename(&dest, &mirror).with_context(|| format!("moving the clone of {location} to {}", mirror.display()))?;
     Ok(mirror)
 }
@@ -70,20 +72,31 @@ pub fn show(sh: &Shell, mirror: &Path, sha: &str, path: &str) -> Result<Option<S
 
 /// Every file path in commit `sha`.
 pub fn ls_tree(sh: &Shell, mirror: &Path, sha: &str) -> Result<Vec<String>> {
-    let out = cmd!(sh, "git --git-dir={mirror} ls-tree -r --name-only {sha}").quiet().read().with_context(|| format!("listing the files of {sha}"))?;
+    let out = cmd!(sh, "git --git-dir={mirror} ls-tree -r --name-only {sha}")
+        .quiet()
+        .read()
+        .with_context(|| format!("listing the files of {sha}"))?;
     Ok(out.lines().map(String::from).collect())
 }
 
 /// `git log -n 1 --format=format:FORMAT sha`, with dates in UTC.
 pub fn log1(sh: &Shell, mirror: &Path, sha: &str, format: &str) -> Result<String> {
     let format = format!("--format=format:{format}");
-    cmd!(sh, "git --git-dir={mirror} log -n 1 {format} {sha}").env("TZ", "UTC").quiet().read().with_context(|| format!("reading commit {sha}"))
+    cmd!(sh, "git --git-dir={mirror} log -n 1 {format} {sha}")
+        .env("TZ", "UTC")
+        .quiet()
+        .read()
+        .with_context(|| format!("reading commit {sha}"))
 }
 
 /// The committer time of `sha` as RFC 3339 UTC.
 pub fn commit_time(sh: &Shell, mirror: &Path, sha: &str) -> Result<String> {
     let date = "--date=format-local:%Y-%m-%dT%H:%M:%SZ";
-    cmd!(sh, "git --git-dir={mirror} log -n 1 --format=format:%cd {date} {sha}").env("TZ", "UTC").quiet().read().with_context(|| format!("reading commit {sha}"))
+    cmd!(sh, "git --git-dir={mirror} log -n 1 --format=format:%cd {date} {sha}")
+        .env("TZ", "UTC")
+        .quiet()
+        .read()
+        .with_context(|| format!("reading commit {sha}"))
 }
 
 /// The mirror of `location`, fetched only if it lacks one of `shas`: builds
@@ -107,7 +120,8 @@ pub fn ensure_mirror(sh: &Shell, cache: &Path, location: &str, shas: &[&str]) ->
 /// Commits exactly `files` in the repository at `root`, whatever else the
 /// user has staged or changed; `false` when `root` is not in a repository.
 pub fn commit_files(sh: &Shell, root: &Path, files: &[PathBuf], message: &str) -> Result<bool> {
-    let inside = cmd!(sh, "git -C {root} rev-parse --is-inside-work-tree").quiet().ignore_stderr().ignore_status().read().unwrap_or_default();
+    let inside =
+        cmd!(sh, "git -C {root} rev-parse --is-inside-work-tree").quiet().ignore_stderr().ignore_status().read().unwrap_or_default();
     if inside.trim() != "true" {
         return Ok(false);
     }

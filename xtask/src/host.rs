@@ -34,6 +34,11 @@ pub fn describe() -> Result<Host> {
 pub fn toolkit(sh: &Shell) -> Toolkit {
     let root = workspace_root();
     let commit = cmd!(sh, "git -C {root} rev-parse HEAD").quiet().ignore_stderr().read().unwrap_or_else(|_| "unknown".to_string());
-    let dirty = cmd!(sh, "git -C {root} status --porcelain --untracked-files=no").quiet().ignore_stderr().read().map(|s| !s.trim().is_empty()).unwrap_or(true);
+    let dirty = cmd!(sh, "git -C {root} status --porcelain --untracked-files=no")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .map(|s| !s.trim().is_empty())
+        .unwrap_or(true);
     Toolkit { commit, dirty }
 }

@@ -15,7 +15,12 @@ impl flags::Lock {
         if self.check {
             let lock = paths.load_lock()?;
             let missing = lock.missing(&config);
-            anyhow::ensure!(missing.is_empty(), "{} is stale: it does not cover {}; run `cargo xtask lock`", paths.lock.display(), missing.join(", "));
+            anyhow::ensure!(
+                missing.is_empty(),
+                "{} is stale: it does not cover {}; run `cargo xtask lock`",
+                paths.lock.display(),
+                missing.join(", ")
+            );
             println!("{} is current", paths.lock.display());
             return Ok(());
         }

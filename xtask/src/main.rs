@@ -55,9 +55,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Cmd::Export(cmd) => cmd.run(&paths),
         flags::Cmd::Doctor(cmd) => cmd.run(&paths),
         flags::Cmd::Demo(cmd) => cmd.run(&paths),
-        flags::Cmd::Bisect(_)
-        | flags::Cmd::Reproduce(_)
-        | flags::Cmd::Serve(_) => {
+        flags::Cmd::Bisect(_) | flags::Cmd::Reproduce(_) | flags::Cmd::Serve(_) => {
             anyhow::bail!("this command is not implemented yet; see the open issues")
         }
     }

@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use gobench_core::schema::{ContainerSample, Monitoring, Sample};
+use procfs::net::InterfaceDeviceStatus;
 use procfs::process::{MountInfos, Process};
 use procfs::{Current, CurrentSI, DiskStats, FromRead, KernelStats, Meminfo, ProcessCGroups};
-use procfs::net::InterfaceDeviceStatus;
 use xshell::{cmd, Shell};
 
 /// A container's own cgroup v1 memory peak, as seen from inside it (runc
@@ -346,7 +346,6 @@ impl CgroupMounts {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -357,7 +356,8 @@ mod tests {
 
     // ---- /proc and cgroup parsing on fixed text ----
 
-    const SYSTEM: ExplicitSystemInfo = ExplicitSystemInfo { boot_time_secs: 0, ticks_per_second: 100, page_size: 4096, is_little_endian: true };
+    const SYSTEM: ExplicitSystemInfo =
+        ExplicitSystemInfo { boot_time_secs: 0, ticks_per_second: 100, page_size: 4096, is_little_endian: true };
 
     fn counters(stat: &str, meminfo: &str, diskstats: &str, net_dev: &str) -> HostCounters {
         let stat = <KernelStats as FromReadSI>::from_read(stat.as_bytes(), &SYSTEM).unwrap();
@@ -649,7 +649,8 @@ mod tests {
     fn sampler_cost() {
         let _serial = serial();
         let sh = shell();
-        let (server, client) = (Container::run(&sh, "cost-server", &[], &["sleep", "300"]), Container::run(&sh, "cost-client", &[], &["sleep", "300"]));
+        let (server, client) =
+            (Container::run(&sh, "cost-server", &[], &["sleep", "300"]), Container::run(&sh, "cost-client", &[], &["sleep", "300"]));
         let infos = Process::myself().unwrap().mountinfo().unwrap();
         let mounts = cgroup_mounts(&infos);
         let disks = real_block_devices();

@@ -56,7 +56,11 @@ impl Paths {
         let text = match std::fs::read_to_string(&self.lock) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                anyhow::bail!("{} does not exist; run `cargo xtask lock` to resolve the refs of {}", self.lock.display(), self.config.display())
+                anyhow::bail!(
+                    "{} does not exist; run `cargo xtask lock` to resolve the refs of {}",
+                    self.lock.display(),
+                    self.config.display()
+                )
             }
             Err(e) => return Err(e).with_context(|| format!("reading {}", self.lock.display())),
         };
@@ -69,11 +73,7 @@ impl Paths {
         let lock = self.load_lock()?;
         let missing = lock.missing(&config);
         if !missing.is_empty() {
-            anyhow::bail!(
-                "{} is stale: it does not cover {}; run `cargo xtask lock`",
-                self.lock.display(),
-                missing.join(", ")
-            );
+            anyhow::bail!("{} is stale: it does not cover {}; run `cargo xtask lock`", self.lock.display(), missing.join(", "));
         }
         Ok((config, lock))
     }

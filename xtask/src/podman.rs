@@ -38,7 +38,11 @@ pub fn command() -> Command {
 }
 
 pub fn image_exists(sh: &Shell, reference: &str) -> Result<bool> {
-    let out = cmd!(sh, "podman image exists {reference}").quiet().ignore_status().output().context("running `podman image exists`; is podman installed?")?;
+    let out = cmd!(sh, "podman image exists {reference}")
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("running `podman image exists`; is podman installed?")?;
     Ok(out.status.success())
 }
 

@@ -32,11 +32,7 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, paths: &Paths) -> Result<()> {
-        let Args {
-            out,
-            min_magnitude,
-            now,
-        } = self;
+        let Args { out, min_magnitude, now } = self;
         let cfg = crate::detect::Args {
             model: crate::detect::Models::Both,
             min_magnitude,
@@ -52,35 +48,16 @@ impl Args {
         let found = changes::detect(&all, &cfg);
         let table = report::newest_two_go(&docs).map(|(a, b)| {
             let side = |(name, sha): &(String, String)| -> Vec<&gobench_core::analysis::Loaded> {
-                compare::select(&docs, name)
-                    .into_iter()
-                    .filter(|l| &l.doc.provenance.go.sha == sha)
-                    .collect()
+                compare::select(&docs, name).into_iter().filter(|l| &l.doc.provenance.go.sha == sha).collect()
             };
-            let label =
-                |(name, sha): &(String, String)| format!("{name} {}", &sha[..sha.len().min(12)]);
-            compare::compare(
-                &label(&a),
-                &side(&a),
-                &label(&b),
-                &side(&b),
-                &compare::TableConfig::default(),
-            )
+            let label = |(name, sha): &(String, String)| format!("{name} {}", &sha[..sha.len().min(12)]);
+            compare::compare(&label(&a), &side(&a), &label(&b), &side(&b), &compare::TableConfig::default())
         });
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-        let out = out
-            .canonicalize()
-            .with_context(|| format!("resolving {}", out.display()))?;
-        let root = paths
-            .root
-            .canonicalize()
-            .with_context(|| format!("resolving {}", paths.root.display()))?;
+        let out = out.canonicalize().with_context(|| format!("resolving {}", out.display()))?;
+        let root = paths.root.canonicalize().with_context(|| format!("resolving {}", paths.root.display()))?;
         let root_href = relative_href(&out, &root);
-        let subtitle = format!(
-            "{} result files in {}",
-            docs.len(),
-            crate::compare::results_dir(paths).display()
-        );
+        let subtitle = format!("{} result files in {}", docs.len(), crate::compare::results_dir(paths).display());
         let pages = report::render(&report::ReportInput {
             series: &all,
             changes: &found.changes,
@@ -92,11 +69,7 @@ impl Args {
         for (name, html) in &pages {
             write_atomic(&out.join(name), html.as_bytes())?;
         }
-        println!(
-            "wrote {} pages to {}",
-            pages.len(),
-            out.join("index.html").display()
-        );
+        println!("wrote {} pages to {}", pages.len(), out.join("index.html").display());
         Ok(())
     }
 }
@@ -108,27 +81,14 @@ fn relative_href(from: &Path, to: &Path) -> String {
     let t: Vec<Component> = to.components().collect();
     let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
     let mut parts: Vec<String> = vec!["..".to_string(); f.len() - common];
-    parts.extend(
-        t[common..]
-            .iter()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    parts
-        .iter()
-        .map(|p| format!("{}/", percent_encode(p)))
-        .collect()
+    parts.extend(t[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.iter().map(|p| format!("{}/", percent_encode(p))).collect()
 }
 
 /// Escapes what a URL path segment cannot hold as is.
 fn percent_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
 }
 
@@ -138,14 +98,8 @@ mod tests {
 
     #[test]
     fn relative_hrefs() {
-        assert_eq!(
-            super::relative_href(Path::new("/p/report"), Path::new("/p")),
-            "../"
-        );
+        assert_eq!(super::relative_href(Path::new("/p/report"), Path::new("/p")), "../");
         assert_eq!(super::relative_href(Path::new("/p"), Path::new("/p")), "");
-        assert_eq!(
-            super::relative_href(Path::new("/tmp/out"), Path::new("/p/my proj")),
-            "../../p/my%20proj/"
-        );
+        assert_eq!(super::relative_href(Path::new("/tmp/out"), Path::new("/p/my proj")), "../../p/my%20proj/");
     }
 }

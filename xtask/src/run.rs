@@ -108,10 +108,19 @@ impl Drop for Containers {
         // shares its network namespace still exists, and removes nothing at
         // all when one name was never created (a failed `podman run`).
         for name in self.names.iter().rev() {
-            let _ = podman::command().args(["rm", "--force", "--ignore", "--time", "0", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let _ = podman::command()
+                .args(["rm", "--force", "--ignore", "--time", "0", name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
         }
         if !self.volumes.is_empty() {
-            let _ = podman::command().args(["volume", "rm", "--force"]).args(&self.volumes).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let _ = podman::command()
+                .args(["volume", "rm", "--force"])
+                .args(&self.volumes)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }
@@ -214,7 +223,11 @@ fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers) -> Result<St
             return Ok(name);
         }
         if Instant::now() > deadline {
-            let logs = podman::command().args(["logs", "--tail", "20", &name]).output().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_default();
+            let logs = podman::command()
+                .args(["logs", "--tail", "20", &name])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                .unwrap_or_default();
             anyhow::bail!("the etcd server did not become healthy in {} s; its log ends:\n{logs}", HEALTH_TIMEOUT.as_secs());
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -224,7 +237,8 @@ fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers) -> Result<St
 /// Waits for a container to exit, at most `timeout`; a container that
 /// outlives it is killed and the run marked timed out.
 fn wait_for(name: &str, timeout: Duration) -> Result<RunExit> {
-    let mut wait = podman::command().args(["wait", name]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().context("running podman wait")?;
+    let mut wait =
+        podman::command().args(["wait", name]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().context("running podman wait")?;
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = wait.try_wait()? {
@@ -235,7 +249,12 @@ fn wait_for(name: &str, timeout: Duration) -> Result<RunExit> {
             return Ok(RunExit { code: out.trim().parse().ok(), timed_out: false });
         }
         if interrupted() || Instant::now() > deadline {
-            let _ = Command::new("podman").env("CONTAINERS_CONF", podman::containers_conf()).args(["kill", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let _ = Command::new("podman")
+                .env("CONTAINERS_CONF", podman::containers_conf())
+                .args(["kill", name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
             let _ = wait.kill();
             let _ = wait.wait();
             anyhow::ensure!(!interrupted(), "interrupted");

@@ -18,10 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use gobench_core::ledger::{
-    self, Access, Candidate, Decision, Ledger, LedgerEntry, RetryState, UploadTarget, Urgency,
-    RESULT_SCHEMA,
-};
+use gobench_core::ledger::{self, Access, Candidate, Decision, Ledger, LedgerEntry, RetryState, UploadTarget, Urgency, RESULT_SCHEMA};
 use xshell::{cmd, Shell};
 
 use crate::paths::{write_atomic, Paths};
@@ -125,10 +122,7 @@ impl UploadSettings {
     #[allow(dead_code)] // the entry point for `bench`, wired by its owner
     pub fn for_target(root: &Path, target: UploadTarget) -> anyhow::Result<UploadSettings> {
         target.validate()?;
-        let key_file = target
-            .api_key_file
-            .as_ref()
-            .map(|p| secret::resolve_config_relative(root, p));
+        let key_file = target.api_key_file.as_ref().map(|p| secret::resolve_config_relative(root, p));
         let key = secret::find_api_key(None, std::env::var(API_KEY_ENV).ok(), key_file.as_deref())?;
         Ok(UploadSettings {
             root: root.to_owned(),
@@ -180,29 +174,15 @@ impl UploadReport {
             self.already,
             self.pending.len(),
             self.needs_human.len(),
-            if self.committed {
-                ", ledger committed"
-            } else {
-                ""
-            }
+            if self.committed { ", ledger committed" } else { "" }
         );
     }
 }
 
 impl Upload {
     pub fn run(self, sh: &Shell, paths: &Paths) -> anyhow::Result<()> {
-        let Upload {
-            all_pending,
-            files,
-            target,
-            common,
-            no_commit,
-            retries,
-        } = self;
-        let CommonArgs {
-            verbose,
-            timeout_secs,
-        } = common;
+        let Upload { all_pending, files, target, common, no_commit, retries } = self;
+        let CommonArgs { verbose, timeout_secs } = common;
         let root = paths.root.canonicalize().with_context(|| format!("cannot open the project root {}", paths.root.display()))?;
         let (target_cfg, key) = target_and_key(paths, &target)?;
         let settings = UploadSettings {
@@ -217,10 +197,7 @@ impl Upload {
         let report = if all_pending {
             upload_pending(sh, &settings)?
         } else {
-            let files = files
-                .iter()
-                .map(|f| absolute(f))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let files = files.iter().map(|f| absolute(f)).collect::<anyhow::Result<Vec<_>>>()?;
             upload_files(sh, &settings, &files)?
         };
         report.print();
@@ -228,16 +205,10 @@ impl Upload {
             bail!("{problem}");
         }
         if !report.needs_human.is_empty() {
-            bail!(
-                "Horreum refused {} result(s); fix the cause shown above, then retry them by naming the files",
-                report.needs_human.len()
-            );
+            bail!("Horreum refused {} result(s); fix the cause shown above, then retry them by naming the files", report.needs_human.len());
         }
         if !report.pending.is_empty() {
-            bail!(
-                "{} result(s) still pending; `cargo xtask upload --all-pending` retries them",
-                report.pending.len()
-            );
+            bail!("{} result(s) still pending; `cargo xtask upload --all-pending` retries them", report.pending.len());
         }
         Ok(())
     }
@@ -245,24 +216,11 @@ impl Upload {
 
 impl HorreumSetup {
     pub fn run(self, paths: &Paths) -> anyhow::Result<()> {
-        let HorreumSetup {
-            out,
-            apply,
-            target,
-            common,
-        } = self;
-        let CommonArgs {
-            verbose,
-            timeout_secs,
-        } = common;
+        let HorreumSetup { out, apply, target, common } = self;
+        let CommonArgs { verbose, timeout_secs } = common;
         let root = paths.root.canonicalize().with_context(|| format!("cannot open the project root {}", paths.root.display()))?;
-        let out = if out.is_absolute() {
-            out
-        } else {
-            root.join(out)
-        };
-        std::fs::create_dir_all(&out)
-            .with_context(|| format!("cannot create {}", out.display()))?;
+        let out = if out.is_absolute() { out } else { root.join(out) };
+        std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
         for (name, text) in setup::files() {
             let path = out.join(name);
             write_atomic(&path, text.as_bytes())?;
@@ -271,8 +229,7 @@ impl HorreumSetup {
         if apply {
             let (target_cfg, key) = target_and_key(paths, &target)?;
             let horreum = Horreum::new(key, Duration::from_secs(timeout_secs.max(1)), 0, verbose)?;
-            setup::apply(&horreum, &target_cfg)
-                .map_err(|e| anyhow::anyhow!(horreum.key().redact(&format!("{e:#}"))))?;
+            setup::apply(&horreum, &target_cfg).map_err(|e| anyhow::anyhow!(horreum.key().redact(&format!("{e:#}"))))?;
         }
         Ok(())
     }
@@ -290,15 +247,11 @@ pub fn upload_pending(sh: &Shell, settings: &UploadSettings) -> anyhow::Result<U
     let ledger_path = settings.root.join(LEDGER_PATH);
     let mut candidates = Vec::new();
     for file in files.iter().filter(|f| **f != ledger_path) {
-        let bytes =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         // Other JSON under results/ (not a result document) is not ours to upload.
         if !declares_result_schema(&bytes) {
             if settings.verbose {
-                eprintln!(
-                    "skipping {}: no \"$schema\": {RESULT_SCHEMA:?}",
-                    file.display()
-                );
+                eprintln!("skipping {}: no \"$schema\": {RESULT_SCHEMA:?}", file.display());
             }
             continue;
         }
@@ -309,15 +262,10 @@ pub fn upload_pending(sh: &Shell, settings: &UploadSettings) -> anyhow::Result<U
 
 /// Uploads the named result files now, ignoring backoff and earlier refusals; files already in
 /// the ledger are skipped.
-pub fn upload_files(
-    sh: &Shell,
-    settings: &UploadSettings,
-    files: &[PathBuf],
-) -> anyhow::Result<UploadReport> {
+pub fn upload_files(sh: &Shell, settings: &UploadSettings, files: &[PathBuf]) -> anyhow::Result<UploadReport> {
     let mut candidates = Vec::new();
     for file in files {
-        let bytes =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         candidates.push((relative_path(&settings.root, file)?, bytes));
     }
     upload_candidates(sh, settings, candidates, Urgency::Explicit)
@@ -337,13 +285,8 @@ fn upload_candidates(
     let mut state = load_state(&state_path);
     let now = now_unix();
 
-    let candidates: Vec<Candidate> = files
-        .iter()
-        .map(|(path, bytes)| Candidate {
-            path: path.clone(),
-            hash: ledger::content_hash(bytes),
-        })
-        .collect();
+    let candidates: Vec<Candidate> =
+        files.iter().map(|(path, bytes)| Candidate { path: path.clone(), hash: ledger::content_hash(bytes) }).collect();
     let decisions = ledger::plan(&candidates, &ledger, &state, now, urgency);
 
     let mut report = UploadReport::default();
@@ -355,35 +298,23 @@ fn upload_candidates(
         let path = &candidate.path;
         match decision {
             Decision::Uploaded | Decision::Duplicate { .. } => report.already += 1,
-            Decision::Waiting { until_unix } => report.pending.push((
-                path.clone(),
-                format!(
-                    "retry not before {} s from now (backoff)",
-                    until_unix.saturating_sub(now)
-                ),
-            )),
+            Decision::Waiting { until_unix } => {
+                report.pending.push((path.clone(), format!("retry not before {} s from now (backoff)", until_unix.saturating_sub(now))))
+            }
             Decision::NeedsHuman { reason } => report.needs_human.push((path.clone(), reason)),
             Decision::Due => {
                 if let Some(reason) = &stop_reason {
-                    report
-                        .pending
-                        .push((path.clone(), format!("not tried: {reason}")));
+                    report.pending.push((path.clone(), format!("not tried: {reason}")));
                     continue;
                 }
                 let times = match ledger::result_times(bytes) {
                     Ok(t) => t,
                     Err(e) => {
-                        report
-                            .needs_human
-                            .push((path.clone(), format!("not a valid result document: {e}")));
+                        report.needs_human.push((path.clone(), format!("not a valid result document: {e}")));
                         continue;
                     }
                 };
-                if state
-                    .failures
-                    .get(&candidate.hash)
-                    .is_some_and(|f| f.maybe_delivered)
-                {
+                if state.failures.get(&candidate.hash).is_some_and(|f| f.maybe_delivered) {
                     eprintln!(
                         "warning: the last upload of {path} timed out after sending; if Horreum created that run \
                          (test {}, start {}), this upload duplicates it",
@@ -392,12 +323,7 @@ fn upload_candidates(
                 }
                 let client = match &horreum {
                     Some(h) => h,
-                    None => horreum.insert(Horreum::new(
-                        settings.key.clone(),
-                        settings.timeout,
-                        settings.quick_retries,
-                        settings.verbose,
-                    )?),
+                    None => horreum.insert(Horreum::new(settings.key.clone(), settings.timeout, settings.quick_retries, settings.verbose)?),
                 };
                 let url = ledger::upload_url(&settings.target, &times);
                 let result = client.post_run(&url, bytes);
@@ -410,11 +336,7 @@ fn upload_candidates(
                 if let Some(run_ids) = success {
                     ledger.uploads.insert(
                         candidate.hash.clone(),
-                        LedgerEntry {
-                            path: path.clone(),
-                            test: settings.target.test.clone(),
-                            run_ids: run_ids.clone(),
-                        },
+                        LedgerEntry { path: path.clone(), test: settings.target.test.clone(), run_ids: run_ids.clone() },
                     );
                     // Ledger first: once it is on disk, the run is never posted again.
                     write_atomic(&ledger_path, ledger.to_json().as_bytes())?;
@@ -441,44 +363,19 @@ fn upload_candidates(
                         ));
                         report.key_problem = Some(problem);
                         stop_reason = Some(format!("the API key was refused ({status})"));
-                        report.pending.push((
-                            path.clone(),
-                            format!("not uploaded: the API key was refused ({status})"),
-                        ));
+                        report.pending.push((path.clone(), format!("not uploaded: the API key was refused ({status})")));
                     }
                     PostResult::Rejected { status, message } => {
-                        let reason = redact(&format!(
-                            "Horreum answered {status}: {}",
-                            http::or_empty(&message)
-                        ));
-                        state.record_failure(
-                            &candidate.hash,
-                            path,
-                            &reason,
-                            true,
-                            false,
-                            now_unix(),
-                        );
+                        let reason = redact(&format!("Horreum answered {status}: {}", http::or_empty(&message)));
+                        state.record_failure(&candidate.hash, path, &reason, true, false, now_unix());
                         save_state(&state_path, &state);
                         report.needs_human.push((path.clone(), reason));
                     }
-                    PostResult::Transient {
-                        reason,
-                        maybe_delivered,
-                    } => {
+                    PostResult::Transient { reason, maybe_delivered } => {
                         let reason = redact(&reason);
-                        state.record_failure(
-                            &candidate.hash,
-                            path,
-                            &reason,
-                            false,
-                            maybe_delivered,
-                            now_unix(),
-                        );
+                        state.record_failure(&candidate.hash, path, &reason, false, maybe_delivered, now_unix());
                         save_state(&state_path, &state);
-                        stop_reason = Some(format!(
-                            "Horreum did not take the previous result ({reason})"
-                        ));
+                        stop_reason = Some(format!("Horreum did not take the previous result ({reason})"));
                         report.pending.push((path.clone(), reason));
                     }
                     PostResult::Created(_) | PostResult::NoRun => unreachable!(),
@@ -500,30 +397,18 @@ fn commit_ledger(sh: &Shell, root: &Path, test: &str, count: usize) -> anyhow::R
     cmd!(sh, "git add -- {LEDGER_PATH}")
         .quiet()
         .run()
-        .with_context(|| {
-            format!(
-                "cannot git add {LEDGER_PATH} in {}; pass --no-commit outside a git repository",
-                root.display()
-            )
-        })?;
-    cmd!(
-        sh,
-        "git commit --quiet --no-verify -m {message} -- {LEDGER_PATH}"
-    )
-    .quiet()
-    .run()
-    .with_context(|| format!("cannot commit {LEDGER_PATH} in {}", root.display()))?;
+        .with_context(|| format!("cannot git add {LEDGER_PATH} in {}; pass --no-commit outside a git repository", root.display()))?;
+    cmd!(sh, "git commit --quiet --no-verify -m {message} -- {LEDGER_PATH}")
+        .quiet()
+        .run()
+        .with_context(|| format!("cannot commit {LEDGER_PATH} in {}", root.display()))?;
     Ok(())
 }
 
 fn declares_result_schema(bytes: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(bytes)
         .ok()
-        .and_then(|v| {
-            v.get("$schema")
-                .and_then(|s| s.as_str())
-                .map(|s| s == RESULT_SCHEMA)
-        })
+        .and_then(|v| v.get("$schema").and_then(|s| s.as_str()).map(|s| s == RESULT_SCHEMA))
         .unwrap_or(false)
 }
 
@@ -531,9 +416,7 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
         let path = entry.path();
-        let kind = entry
-            .file_type()
-            .with_context(|| format!("cannot stat {}", path.display()))?;
+        let kind = entry.file_type().with_context(|| format!("cannot stat {}", path.display()))?;
         if kind.is_dir() {
             collect_json(&path, out)?;
         } else if kind.is_file() && path.extension().is_some_and(|e| e == "json") {
@@ -545,12 +428,9 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 
 fn load_ledger(path: &Path) -> anyhow::Result<Ledger> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Ledger::parse(&text)
-            .with_context(|| format!("cannot use the upload ledger {}", path.display())),
+        Ok(text) => Ledger::parse(&text).with_context(|| format!("cannot use the upload ledger {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledger::default()),
-        Err(e) => {
-            Err(e).with_context(|| format!("cannot read the upload ledger {}", path.display()))
-        }
+        Err(e) => Err(e).with_context(|| format!("cannot read the upload ledger {}", path.display())),
     }
 }
 
@@ -585,9 +465,7 @@ fn target_and_key(paths: &Paths, target: &TargetArgs) -> anyhow::Result<(UploadT
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
@@ -596,42 +474,22 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
 
 /// `root`-relative, `/`-separated path of a file inside the root.
 fn relative_path(root: &Path, file: &Path) -> anyhow::Result<String> {
-    let canonical = file
-        .canonicalize()
-        .with_context(|| format!("cannot open {}", file.display()))?;
+    let canonical = file.canonicalize().with_context(|| format!("cannot open {}", file.display()))?;
     let rel = canonical.strip_prefix(root).with_context(|| {
-        format!(
-            "{} is outside the repository root {}; results must live in the repository",
-            file.display(),
-            root.display()
-        )
+        format!("{} is outside the repository root {}; results must live in the repository", file.display(), root.display())
     })?;
-    let parts: Vec<String> = rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
+    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
     Ok(parts.join("/"))
 }
 
 /// The upload target from the config's `[upload]` table with the command-line overrides, and
 /// the config's `api_key_file` (resolved against the config's folder).
-fn resolve_target(
-    paths: &Paths,
-    args: &TargetArgs,
-) -> anyhow::Result<(UploadTarget, Option<PathBuf>)> {
-    let TargetArgs {
-        url,
-        test,
-        owner,
-        access,
-        schema,
-        api_key_file: _,
-    } = args;
+fn resolve_target(paths: &Paths, args: &TargetArgs) -> anyhow::Result<(UploadTarget, Option<PathBuf>)> {
+    let TargetArgs { url, test, owner, access, schema, api_key_file: _ } = args;
     let (config_path, required) = (paths.config.clone(), false);
     let mut table = match std::fs::read_to_string(&config_path) {
         Ok(text) => {
-            let doc: toml::Table = toml::from_str(&text)
-                .with_context(|| format!("cannot parse {}", config_path.display()))?;
+            let doc: toml::Table = toml::from_str(&text).with_context(|| format!("cannot parse {}", config_path.display()))?;
             match doc.get("upload") {
                 Some(toml::Value::Table(t)) => t.clone(),
                 Some(_) => bail!("[upload] in {} must be a table", config_path.display()),
@@ -662,9 +520,6 @@ fn resolve_target(
     })?;
     target.validate()?;
     let config_dir = config_path.parent().unwrap_or(&paths.root).to_owned();
-    let key_file = target
-        .api_key_file
-        .as_ref()
-        .map(|p| secret::resolve_config_relative(&config_dir, p));
+    let key_file = target.api_key_file.as_ref().map(|p| secret::resolve_config_relative(&config_dir, p));
     Ok((target, key_file))
 }

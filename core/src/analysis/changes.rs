@@ -103,10 +103,7 @@ pub struct Detection {
 
 impl Detection {
     pub fn regressions(&self) -> usize {
-        self.changes
-            .iter()
-            .filter(|c| c.verdict == Verdict::Regression)
-            .count()
+        self.changes.iter().filter(|c| c.verdict == Verdict::Regression).count()
     }
 
     /// A regression or missing data: what makes `detect` exit 1.
@@ -120,13 +117,7 @@ fn started(p: &Point) -> f64 {
 }
 
 /// A change at `index` from mean `old` to `new`; model-specific fields unset.
-fn change(
-    s: &Series,
-    model: Model,
-    index: usize,
-    (old, new): (f64, f64),
-    verdict: Verdict,
-) -> Change {
+fn change(s: &Series, model: Model, index: usize, (old, new): (f64, f64), verdict: Verdict) -> Change {
     let blamed = s.points[index].clone();
     let before = index.checked_sub(1).map(|i| s.points[i].clone());
     let commits = match &before {
@@ -144,11 +135,7 @@ fn change(
         detected_at: None,
         old,
         new,
-        change_pct: if old == 0.0 {
-            0.0
-        } else {
-            (new / old - 1.0) * 100.0
-        },
+        change_pct: if old == 0.0 { 0.0 } else { (new / old - 1.0) * 100.0 },
         p_value: None,
         commits,
         window_commits: None,
@@ -161,31 +148,17 @@ pub fn series_changes(s: &Series, cfg: &DetectConfig) -> Vec<Change> {
     let mut out = Vec::new();
     if let Some(rule) = &cfg.relative {
         for c in detect::relative_difference(&values, std::slice::from_ref(rule), s.direction) {
-            let mut ch = change(
-                s,
-                Model::RelativeDifference,
-                c.index,
-                (c.old, c.new),
-                c.verdict,
-            );
+            let mut ch = change(s, Model::RelativeDifference, c.index, (c.old, c.new), c.verdict);
             ch.detected_at = Some(c.detected_at);
             let first = (c.detected_at + 1).saturating_sub(rule.window.max(1));
-            let from = first
-                .checked_sub(1)
-                .map_or(String::new(), |i| format!("{}..", s.points[i].go_sha));
+            let from = first.checked_sub(1).map_or(String::new(), |i| format!("{}..", s.points[i].go_sha));
             ch.window_commits = Some(format!("{from}{}", s.points[c.detected_at].go_sha));
             out.push(ch);
         }
     }
     if let Some(ed) = &cfg.edivisive {
         for c in detect::e_divisive(&values, ed, s.direction) {
-            let mut ch = change(
-                s,
-                Model::EDivisive,
-                c.index,
-                (c.mean_before, c.mean_after),
-                c.verdict,
-            );
+            let mut ch = change(s, Model::EDivisive, c.index, (c.mean_before, c.mean_after), c.verdict);
             ch.p_value = Some(c.p_value);
             out.push(ch);
         }
@@ -200,17 +173,9 @@ pub fn series_changes(s: &Series, cfg: &DetectConfig) -> Vec<Change> {
 
 /// The watchdog for one series.
 pub fn staleness(s: &Series, max_age_days: u32, now: f64) -> Option<Stale> {
-    let last = s
-        .points
-        .iter()
-        .max_by(|a, b| started(a).total_cmp(&started(b)))?;
+    let last = s.points.iter().max_by(|a, b| started(a).total_cmp(&started(b)))?;
     let age_days = (now - started(last)) / 86_400.0;
-    (age_days > f64::from(max_age_days)).then(|| Stale {
-        series: s.key.clone(),
-        last: last.clone(),
-        age_days,
-        max_age_days,
-    })
+    (age_days > f64::from(max_age_days)).then(|| Stale { series: s.key.clone(), last: last.clone(), age_days, max_age_days })
 }
 
 /// Runs both models and the watchdog over every series.
@@ -220,23 +185,12 @@ pub fn detect(series: &[Series], cfg: &DetectConfig) -> Detection {
         series: series.len(),
         points: series.iter().map(|s| s.points.len()).sum(),
         changes: series.iter().flat_map(|s| series_changes(s, cfg)).collect(),
-        missing: series
-            .iter()
-            .filter_map(|s| staleness(s, cfg.max_age_days, cfg.now))
-            .collect(),
+        missing: series.iter().filter_map(|s| staleness(s, cfg.max_age_days, cfg.now)).collect(),
     }
 }
 
 fn point_text(p: &Point) -> String {
-    format!(
-        "go {} {} {} (committed {}), run {} in {}",
-        p.go_name,
-        p.go_version,
-        p.short_sha(),
-        p.commit_time,
-        p.started,
-        p.path
-    )
+    format!("go {} {} {} (committed {}), run {} in {}", p.go_name, p.go_version, p.short_sha(), p.commit_time, p.started, p.path)
 }
 
 /// The one-line description of a change used in the terminal and on hover.
@@ -246,15 +200,7 @@ pub fn change_headline(c: &Change) -> String {
         Verdict::Improvement => "improvement",
         Verdict::NoChange => "no change",
     };
-    format!(
-        "{word} {} {} ({} -> {} {}) by {}",
-        c.series,
-        fmt_pct(c.change_pct),
-        fmt_si(c.old),
-        fmt_si(c.new),
-        c.unit,
-        c.model.name()
-    )
+    format!("{word} {} {} ({} -> {} {}) by {}", c.series, fmt_pct(c.change_pct), fmt_si(c.old), fmt_si(c.new), c.unit, c.model.name())
 }
 
 /// The plain-text rendering for a terminal.
@@ -306,11 +252,7 @@ pub fn render_text(d: &Detection) -> String {
             point_text(&m.last)
         );
     }
-    let improvements = d
-        .changes
-        .iter()
-        .filter(|c| c.verdict == Verdict::Improvement)
-        .count();
+    let improvements = d.changes.iter().filter(|c| c.verdict == Verdict::Improvement).count();
     out += &format!(
         "\n{} regression{}, {} improvement{}, {} series with missing data\n",
         d.regressions(),

@@ -22,10 +22,8 @@ use crate::stats::{self, CompareConfig, Direction, Summary, Verdict};
 /// or toolchain image hash. Names win over hash prefixes. A result file as a
 /// selector is the shell's business: it reads the file and passes it alone.
 pub fn select<'a>(docs: &'a [Loaded], selector: &str) -> Vec<&'a Loaded> {
-    let by_name: Vec<&Loaded> = docs
-        .iter()
-        .filter(|l| l.doc.provenance.go.name == selector || l.doc.provenance.go.git_ref == selector)
-        .collect();
+    let by_name: Vec<&Loaded> =
+        docs.iter().filter(|l| l.doc.provenance.go.name == selector || l.doc.provenance.go.git_ref == selector).collect();
     if !by_name.is_empty() {
         return by_name;
     }
@@ -35,11 +33,7 @@ pub fn select<'a>(docs: &'a [Loaded], selector: &str) -> Vec<&'a Loaded> {
     }
     let prefix = selector.to_ascii_lowercase();
     let hash = |h: &str| h.strip_prefix("sha256:").unwrap_or(h).starts_with(&prefix);
-    docs.iter()
-        .filter(|l| {
-            hash(&l.doc.provenance.image.hash) || hash(&l.doc.provenance.toolchain_image.hash)
-        })
-        .collect()
+    docs.iter().filter(|l| hash(&l.doc.provenance.image.hash) || hash(&l.doc.provenance.toolchain_image.hash)).collect()
 }
 
 /// Settings of [`compare`].
@@ -52,10 +46,7 @@ pub struct TableConfig {
 
 impl Default for TableConfig {
     fn default() -> TableConfig {
-        TableConfig {
-            alpha: stats::DEFAULT_ALPHA,
-            min_change_pct: 0.0,
-        }
+        TableConfig { alpha: stats::DEFAULT_ALPHA, min_change_pct: 0.0 }
     }
 }
 
@@ -120,10 +111,7 @@ pub struct Geomean {
 impl CompareReport {
     /// Whether any row is a significant regression.
     pub fn has_regression(&self) -> bool {
-        self.tables
-            .iter()
-            .flat_map(|t| &t.rows)
-            .any(|r| r.verdict == Verdict::Regression)
+        self.tables.iter().flat_map(|t| &t.rows).any(|r| r.verdict == Verdict::Regression)
     }
 }
 
@@ -138,13 +126,7 @@ fn pool(side: &[&Loaded]) -> BTreeMap<(String, String, String), Pool> {
     let mut pools: BTreeMap<(String, String, String), Pool> = BTreeMap::new();
     for l in side {
         for (name, metric) in &l.doc.metrics {
-            let p = pools
-                .entry((
-                    name.clone(),
-                    workload_label(&l.doc),
-                    l.doc.benchmark.clone(),
-                ))
-                .or_default();
+            let p = pools.entry((name.clone(), workload_label(&l.doc), l.doc.benchmark.clone())).or_default();
             p.unit = metric.unit.clone();
             p.direction = Some(metric.direction);
             p.values.extend(&metric.values);
@@ -162,21 +144,11 @@ fn side_info(label: &str, side: &[&Loaded]) -> SideInfo {
             format!("{} {} {}", g.name, g.version, &g.sha[..g.sha.len().min(12)])
         })
         .collect();
-    SideInfo {
-        label: label.to_string(),
-        files: files.into_iter().collect(),
-        go: go.into_iter().collect(),
-    }
+    SideInfo { label: label.to_string(), files: files.into_iter().collect(), go: go.into_iter().collect() }
 }
 
 /// Compares side A (old) with side B (new).
-pub fn compare(
-    a_label: &str,
-    a: &[&Loaded],
-    b_label: &str,
-    b: &[&Loaded],
-    cfg: &TableConfig,
-) -> CompareReport {
+pub fn compare(a_label: &str, a: &[&Loaded], b_label: &str, b: &[&Loaded], cfg: &TableConfig) -> CompareReport {
     let (pa, pb) = (pool(a), pool(b));
     let keys: BTreeSet<&(String, String, String)> = pa.keys().chain(pb.keys()).collect();
     let mut tables: Vec<Table> = Vec::new();
@@ -186,30 +158,15 @@ pub fn compare(
         let meta = sb.or(sa).expect("key from one of the sides");
         let direction = meta.direction.unwrap_or(Direction::LowerIsBetter);
         if tables.last().is_none_or(|t| &t.metric != metric) {
-            tables.push(Table {
-                metric: metric.clone(),
-                unit: meta.unit.clone(),
-                direction,
-                rows: Vec::new(),
-                geomean: None,
-            });
+            tables.push(Table { metric: metric.clone(), unit: meta.unit.clone(), direction, rows: Vec::new(), geomean: None });
         }
         let va = sa.map_or(&[][..], |p| &p.values[..]);
         let vb = sb.map_or(&[][..], |p| &p.values[..]);
-        let ccfg = CompareConfig {
-            alpha: cfg.alpha,
-            min_change: cfg.min_change_pct / 100.0,
-            direction,
-        };
+        let ccfg = CompareConfig { alpha: cfg.alpha, min_change: cfg.min_change_pct / 100.0, direction };
         let row = match stats::compare(va, vb, &ccfg) {
             Some(c) => {
                 let note = if stats::mwu_min_p(va.len(), vb.len()) > cfg.alpha {
-                    Some(format!(
-                        "too few runs: {}+{} can never reach p <= {}",
-                        va.len(),
-                        vb.len(),
-                        cfg.alpha
-                    ))
+                    Some(format!("too few runs: {}+{} can never reach p <= {}", va.len(), vb.len(), cfg.alpha))
                 } else if c.p_value <= cfg.alpha && !c.significant {
                     Some(format!("below --min-change {}%", cfg.min_change_pct))
                 } else {
@@ -246,27 +203,13 @@ pub fn compare(
         tables.last_mut().expect("pushed above").rows.push(row);
     }
     for t in &mut tables {
-        let pairs: Vec<(f64, f64)> = t
-            .rows
-            .iter()
-            .filter_map(|r| Some((r.a.as_ref()?.median, r.b.as_ref()?.median)))
-            .filter(|&(x, y)| x > 0.0 && y > 0.0)
-            .collect();
+        let pairs: Vec<(f64, f64)> =
+            t.rows.iter().filter_map(|r| Some((r.a.as_ref()?.median, r.b.as_ref()?.median))).filter(|&(x, y)| x > 0.0 && y > 0.0).collect();
         let ga = stats::geomean(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
         let gb = stats::geomean(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
-        t.geomean = ga.zip(gb).map(|(a, b)| Geomean {
-            a,
-            b,
-            delta_pct: (b / a - 1.0) * 100.0,
-        });
+        t.geomean = ga.zip(gb).map(|(a, b)| Geomean { a, b, delta_pct: (b / a - 1.0) * 100.0 });
     }
-    CompareReport {
-        a: side_info(a_label, a),
-        b: side_info(b_label, b),
-        alpha: cfg.alpha,
-        min_change_pct: cfg.min_change_pct,
-        tables,
-    }
+    CompareReport { a: side_info(a_label, a), b: side_info(b_label, b), alpha: cfg.alpha, min_change_pct: cfg.min_change_pct, tables }
 }
 
 /// What a row says, in words.
@@ -370,10 +313,7 @@ pub fn render_text(r: &CompareReport) -> String {
             super::report::toolchains_text(&side.go)
         );
     }
-    out += &format!(
-        "significant: Mann-Whitney U p <= {} and |delta| >= {}%; medians with 95% CI\n",
-        r.alpha, r.min_change_pct
-    );
+    out += &format!("significant: Mann-Whitney U p <= {} and |delta| >= {}%; medians with 95% CI\n", r.alpha, r.min_change_pct);
     for t in &r.tables {
         out += &format!("\n{}\n", table_title(t));
         let cells = table_cells(t);
@@ -432,11 +372,7 @@ pub fn render_csv(r: &CompareReport) -> String {
             let mut fields = vec![
                 t.metric.clone(),
                 t.unit.clone(),
-                serde_json::to_value(t.direction)
-                    .expect("enum")
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
+                serde_json::to_value(t.direction).expect("enum").as_str().unwrap_or_default().to_string(),
                 row.workload.clone(),
                 row.benchmark.clone(),
             ];
@@ -445,13 +381,7 @@ pub fn render_csv(r: &CompareReport) -> String {
             fields.push(num(row.delta_pct));
             fields.push(num(row.p_value));
             fields.push(row.significant.to_string());
-            fields.push(
-                serde_json::to_value(row.verdict)
-                    .expect("enum")
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            );
+            fields.push(serde_json::to_value(row.verdict).expect("enum").as_str().unwrap_or_default().to_string());
             out += &csv_line(&fields);
         }
     }
@@ -462,13 +392,7 @@ pub fn render_csv(r: &CompareReport) -> String {
 pub fn csv_line(fields: &[String]) -> String {
     let quoted: Vec<String> = fields
         .iter()
-        .map(|f| {
-            if f.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f.clone()
-            }
-        })
+        .map(|f| if f.contains([',', '"', '\n', '\r']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.clone() })
         .collect();
     quoted.join(",") + "\n"
 }

@@ -22,9 +22,7 @@ use super::{workload_label, Loaded};
 use crate::schema::ResultDoc;
 
 fn token(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_whitespace() { '-' } else { c })
-        .collect()
+    s.chars().map(|c| if c.is_whitespace() { '-' } else { c }).collect()
 }
 
 fn unit_token(unit: &str) -> String {
@@ -50,11 +48,7 @@ fn capitalised(s: &str) -> String {
 /// For each metric of a document: (benchmark line name, unit token).
 fn names(doc: &ResultDoc) -> BTreeMap<&str, (String, String)> {
     let wl = &doc.provenance.workload;
-    let mut base = format!(
-        "Benchmark{}/{}",
-        capitalised(&token(&wl.name)),
-        token(&doc.benchmark)
-    );
+    let mut base = format!("Benchmark{}/{}", capitalised(&token(&wl.name)), token(&doc.benchmark));
     if let Some(r) = &wl.git_ref {
         base += &format!("/{}", token(r));
     }
@@ -70,11 +64,7 @@ fn names(doc: &ResultDoc) -> BTreeMap<&str, (String, String)> {
                 let bench = name.split_whitespace().next().unwrap_or(name).to_string();
                 return (name.as_str(), (bench, unit));
             }
-            let unit = if per_unit[&unit] > 1 && !is_average(name) {
-                format!("{}-{unit}", token(name))
-            } else {
-                unit
-            };
+            let unit = if per_unit[&unit] > 1 && !is_average(name) { format!("{}-{unit}", token(name)) } else { unit };
             (name.as_str(), (base.clone(), unit))
         })
         .collect()
@@ -86,11 +76,7 @@ pub fn benchfmt(docs: &[Loaded]) -> String {
     for l in docs {
         let doc = &l.doc;
         let go = &doc.provenance.go;
-        let pkg = if doc.provenance.workload.kind == "go-std" {
-            doc.benchmark.clone()
-        } else {
-            doc.provenance.workload.name.clone()
-        };
+        let pkg = if doc.provenance.workload.kind == "go-std" { doc.benchmark.clone() } else { doc.provenance.workload.name.clone() };
         let config = [
             ("goos", "linux".to_string()),
             ("pkg", pkg),
@@ -112,10 +98,7 @@ pub fn benchfmt(docs: &[Loaded]) -> String {
         for (name, m) in &doc.metrics {
             let (bench, unit) = &names[name.as_str()];
             for (i, v) in m.values.iter().enumerate() {
-                lines
-                    .entry((bench.as_str(), i))
-                    .or_default()
-                    .push((unit.clone(), *v));
+                lines.entry((bench.as_str(), i)).or_default().push((unit.clone(), *v));
             }
         }
         for ((bench, _), values) in lines {
@@ -132,7 +115,8 @@ pub fn benchfmt(docs: &[Loaded]) -> String {
 
 /// One CSV line per valid-run value, with a header.
 pub fn csv(docs: &[Loaded]) -> String {
-    let mut out = String::from("path,go,go_version,go_sha,go_commit_time,workload,benchmark,host,started,metric,unit,direction,run,value\n");
+    let mut out =
+        String::from("path,go,go_version,go_sha,go_commit_time,workload,benchmark,host,started,metric,unit,direction,run,value\n");
     for l in docs {
         let doc = &l.doc;
         let go = &doc.provenance.go;
@@ -150,11 +134,7 @@ pub fn csv(docs: &[Loaded]) -> String {
                     doc.started.clone(),
                     name.clone(),
                     m.unit.clone(),
-                    serde_json::to_value(m.direction)
-                        .expect("enum")
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
+                    serde_json::to_value(m.direction).expect("enum").as_str().unwrap_or_default().to_string(),
                     i.to_string(),
                     v.to_string(),
                 ]);

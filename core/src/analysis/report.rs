@@ -53,20 +53,8 @@ pub fn newest_two_go(docs: &[Loaded]) -> Option<((String, String), (String, Stri
 
 /// The page file name of a series: `s-` and the key, made file-name safe.
 pub fn page_name(key: &SeriesKey) -> String {
-    let raw = format!(
-        "{}-{}-{}-{}",
-        key.workload, key.benchmark, key.metric, key.host
-    );
-    let safe: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let raw = format!("{}-{}-{}-{}", key.workload, key.benchmark, key.metric, key.host);
+    let safe: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
     format!("s-{safe}.html")
 }
 
@@ -142,15 +130,8 @@ fn verdict_badge(v: Verdict) -> &'static str {
 
 /// `abc123def456..0123456789ab` with the full range as a tooltip.
 fn commits_html(range: &str) -> String {
-    let short: Vec<&str> = range
-        .split("..")
-        .map(|sha| &sha[..sha.len().min(12)])
-        .collect();
-    format!(
-        "<span class=\"mono\" title=\"{}\">{}</span>",
-        esc(range),
-        esc(&short.join(".."))
-    )
+    let short: Vec<&str> = range.split("..").map(|sha| &sha[..sha.len().min(12)]).collect();
+    format!("<span class=\"mono\" title=\"{}\">{}</span>", esc(range), esc(&short.join("..")))
 }
 
 /// The toolchains of a side, at most three named.
@@ -183,11 +164,7 @@ fn compare_html(c: &CompareReport) -> String {
             let verdict = t.rows.get(i.wrapping_sub(1)).map(|r| r.verdict);
             o += "<tr>";
             for (j, cell) in row.iter().enumerate() {
-                let mut class = if j == 0 || j == 8 {
-                    String::new()
-                } else {
-                    "num".to_string()
-                };
+                let mut class = if j == 0 || j == 8 { String::new() } else { "num".to_string() };
                 if j == 8 || j == 5 {
                     match verdict {
                         Some(Verdict::Regression) => class += " regression",
@@ -205,9 +182,7 @@ fn compare_html(c: &CompareReport) -> String {
 }
 
 fn tooltip(s: &Series, changes: &[&Change], i: usize, p: &Point) -> String {
-    let ci = p.ci.map_or("no CI (n<6)".to_string(), |(a, b)| {
-        format!("95% CI [{}, {}]", fmt_si(a), fmt_si(b))
-    });
+    let ci = p.ci.map_or("no CI (n<6)".to_string(), |(a, b)| format!("95% CI [{}, {}]", fmt_si(a), fmt_si(b)));
     let mut t = format!(
         "{} {}: median {} {} over {} valid run{}, {ci}\nGo {} {} {}\ncommitted {}\nrun started {}\n{}",
         s.key.metric,
@@ -224,32 +199,16 @@ fn tooltip(s: &Series, changes: &[&Change], i: usize, p: &Point) -> String {
         p.path
     );
     for c in changes.iter().filter(|c| c.index == i) {
-        t += &format!(
-            "\n\n{}\nsuspect Go commits {}",
-            change_headline(c),
-            c.commits
-        );
+        t += &format!("\n\n{}\nsuspect Go commits {}", change_headline(c), c.commits);
     }
     t
 }
 
-fn series_page(
-    s: &Series,
-    changes: &[&Change],
-    missing: Option<&Stale>,
-    root_href: &str,
-) -> String {
+fn series_page(s: &Series, changes: &[&Change], missing: Option<&Stale>, root_href: &str) -> String {
     let href = |p: &Point| format!("{root_href}{}", p.path);
     let owned: Vec<Change> = changes.iter().map(|c| (*c).clone()).collect();
-    let mut o =
-        String::from("<p class=\"note\"><a href=\"index.html\">&larr; all series</a></p>\n");
-    o += &format!(
-        "<h1>{}</h1>\n",
-        esc(&format!(
-            "{}/{} {}",
-            s.key.workload, s.key.benchmark, s.key.metric
-        ))
-    );
+    let mut o = String::from("<p class=\"note\"><a href=\"index.html\">&larr; all series</a></p>\n");
+    o += &format!("<h1>{}</h1>\n", esc(&format!("{}/{} {}", s.key.workload, s.key.benchmark, s.key.metric)));
     o += &format!(
         "<div class=\"sub\">host {} &middot; {} ({}) &middot; {} points, one per result file (median of its valid runs), ordered by Go commit time</div>\n",
         esc(&s.key.host),
@@ -288,9 +247,7 @@ fn series_page(
     }
     o += "<h2>Points</h2>\n<table>\n<tr><th>#</th><th>Go</th><th>commit</th><th>committed</th><th>run started</th><th>median</th><th>95% CI</th><th>n</th><th>file</th></tr>\n";
     for (i, p) in s.points.iter().enumerate() {
-        let ci = p.ci.map_or("-".to_string(), |(a, b)| {
-            format!("[{}, {}]", fmt_si(a), fmt_si(b))
-        });
+        let ci = p.ci.map_or("-".to_string(), |(a, b)| format!("[{}, {}]", fmt_si(a), fmt_si(b)));
         o += &format!(
             "<tr><td class=\"num\">{i}</td><td class=\"nowrap\">{} <span class=\"note\">{}</span></td><td class=\"mono\">{}</td><td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"nowrap\"><a class=\"mono\" href=\"{}\">{}</a></td></tr>\n",
             esc(&p.go_name),
@@ -327,25 +284,14 @@ pub fn render(input: &ReportInput) -> Vec<(String, String)> {
         let name = names[&s.key].clone();
         let changes: Vec<&Change> = input.changes.iter().filter(|c| c.series == s.key).collect();
         let missing = input.missing.iter().find(|m| m.series == s.key);
-        pages.push((
-            name.clone(),
-            series_page(s, &changes, missing, input.root_href),
-        ));
+        pages.push((name.clone(), series_page(s, &changes, missing, input.root_href)));
         let last = s.points.last().expect("series have points");
         let mut flags = String::new();
-        let regressions = changes
-            .iter()
-            .filter(|c| c.verdict == Verdict::Regression)
-            .count();
-        let improvements = changes
-            .iter()
-            .filter(|c| c.verdict == Verdict::Improvement)
-            .count();
+        let regressions = changes.iter().filter(|c| c.verdict == Verdict::Regression).count();
+        let improvements = changes.iter().filter(|c| c.verdict == Verdict::Improvement).count();
         if regressions > 0 {
-            flags += &format!(
-                "<span class=\"badge regression\">{regressions} regression{}</span> ",
-                if regressions == 1 { "" } else { "s" }
-            );
+            flags +=
+                &format!("<span class=\"badge regression\">{regressions} regression{}</span> ", if regressions == 1 { "" } else { "s" });
         }
         if improvements > 0 {
             flags += &format!(
@@ -373,16 +319,8 @@ pub fn render(input: &ReportInput) -> Vec<(String, String)> {
             flags
         );
     }
-    let regressions = input
-        .changes
-        .iter()
-        .filter(|c| c.verdict == Verdict::Regression)
-        .count();
-    let improvements = input
-        .changes
-        .iter()
-        .filter(|c| c.verdict == Verdict::Improvement)
-        .count();
+    let regressions = input.changes.iter().filter(|c| c.verdict == Verdict::Regression).count();
+    let improvements = input.changes.iter().filter(|c| c.verdict == Verdict::Improvement).count();
     let points: usize = input.series.iter().map(|s| s.points.len()).sum();
     let mut o = String::from("<h1>gobench report</h1>\n");
     o += &format!("<div class=\"sub\">{}</div>\n", esc(input.subtitle));
@@ -422,11 +360,7 @@ pub fn render(input: &ReportInput) -> Vec<(String, String)> {
         o += "</ul>\n";
     }
     if let Some(c) = input.compare {
-        o += &format!(
-            "<h2>Compare: {} (A) vs {} (B), the two newest Go refs</h2>\n",
-            esc(&c.a.label),
-            esc(&c.b.label)
-        );
+        o += &format!("<h2>Compare: {} (A) vs {} (B), the two newest Go refs</h2>\n", esc(&c.a.label), esc(&c.b.label));
         o += &compare_html(c);
     }
     o += "<h2>Series</h2>\n<table>\n<tr><th>metric</th><th>workload</th><th>benchmark</th><th>host</th><th>points</th><th>latest</th><th>latest Go</th><th>history</th><th></th></tr>\n";

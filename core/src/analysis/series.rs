@@ -25,11 +25,7 @@ pub struct SeriesKey {
 
 impl std::fmt::Display for SeriesKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}/{} {} on {}",
-            self.workload, self.benchmark, self.metric, self.host
-        )
+        write!(f, "{}/{} {} on {}", self.workload, self.benchmark, self.metric, self.host)
     }
 }
 
@@ -98,17 +94,9 @@ pub fn build(docs: &[Loaded]) -> Vec<Series> {
         .into_iter()
         .map(|(key, mut members)| {
             members.sort_by(|a, b| {
-                order_key(a.0)
-                    .partial_cmp(&order_key(b.0))
-                    .expect("keys have no NaN")
-                    .then_with(|| a.0.path.cmp(&b.0.path))
+                order_key(a.0).partial_cmp(&order_key(b.0)).expect("keys have no NaN").then_with(|| a.0.path.cmp(&b.0.path))
             });
-            let newest = &members
-                .last()
-                .expect("groups are never empty")
-                .0
-                .doc
-                .metrics[members.last().unwrap().1];
+            let newest = &members.last().expect("groups are never empty").0.doc.metrics[members.last().unwrap().1];
             let (unit, direction) = (newest.unit.clone(), newest.direction);
             let points = members
                 .iter()
@@ -128,12 +116,7 @@ pub fn build(docs: &[Loaded]) -> Vec<Series> {
                     }
                 })
                 .collect();
-            Series {
-                key,
-                unit,
-                direction,
-                points,
-            }
+            Series { key, unit, direction, points }
         })
         .collect()
 }

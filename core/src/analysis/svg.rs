@@ -33,11 +33,8 @@ pub fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     let raw = (hi - lo) / target.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
     // The round step closest to the raw one on a log scale.
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .min_by(|a, b| (a / raw).ln().abs().total_cmp(&(b / raw).ln().abs()))
-        .unwrap_or(mag);
+    let step =
+        [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).min_by(|a, b| (a / raw).ln().abs().total_cmp(&(b / raw).ln().abs())).unwrap_or(mag);
     let first = (lo / step).ceil() as i64;
     let last = (hi / step).floor() as i64;
     (first..=last).map(|i| i as f64 * step).collect()
@@ -67,12 +64,7 @@ fn y_range(points: &[Point]) -> (f64, f64) {
 /// The plot of one series. `href` gives each point's link; `tooltip` its
 /// hover text. Changes are drawn red: a dashed line between the last point
 /// before and the blamed point, and the blamed point itself.
-pub fn plot(
-    s: &Series,
-    changes: &[Change],
-    href: &dyn Fn(&Point) -> String,
-    tooltip: &dyn Fn(usize, &Point) -> String,
-) -> String {
+pub fn plot(s: &Series, changes: &[Change], href: &dyn Fn(&Point) -> String, tooltip: &dyn Fn(usize, &Point) -> String) -> String {
     const W: f64 = 1000.0;
     const H: f64 = 400.0;
     let (left, right, top, bottom) = (80.0, 20.0, 16.0, 118.0);
@@ -85,27 +77,13 @@ pub fn plot(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{}\">\n",
         esc(&format!("{} over Go commits", s.key))
     );
-    o += &format!(
-        "<rect class=\"area\" x=\"{left}\" y=\"{top}\" width=\"{pw}\" height=\"{ph}\"/>\n"
-    );
+    o += &format!("<rect class=\"area\" x=\"{left}\" y=\"{top}\" width=\"{pw}\" height=\"{ph}\"/>\n");
     for t in ticks(lo, hi, 6) {
         let ty = y(t);
-        o += &format!(
-            "<line class=\"grid\" x1=\"{left}\" x2=\"{:.1}\" y1=\"{ty:.1}\" y2=\"{ty:.1}\"/>",
-            left + pw
-        );
-        o += &format!(
-            "<text class=\"ytick\" x=\"{:.1}\" y=\"{:.1}\">{}</text>\n",
-            left - 6.0,
-            ty + 4.0,
-            esc(&fmt_si(t))
-        );
+        o += &format!("<line class=\"grid\" x1=\"{left}\" x2=\"{:.1}\" y1=\"{ty:.1}\" y2=\"{ty:.1}\"/>", left + pw);
+        o += &format!("<text class=\"ytick\" x=\"{:.1}\" y=\"{:.1}\">{}</text>\n", left - 6.0, ty + 4.0, esc(&fmt_si(t)));
     }
-    o += &format!(
-        "<text class=\"ylabel\" transform=\"translate(16 {:.1}) rotate(-90)\">{}</text>\n",
-        top + ph / 2.0,
-        esc(&s.unit)
-    );
+    o += &format!("<text class=\"ylabel\" transform=\"translate(16 {:.1}) rotate(-90)\">{}</text>\n", top + ph / 2.0, esc(&s.unit));
     // X labels: at most about 25, always the last one.
     let every = n.div_ceil(25);
     for (i, p) in s.points.iter().enumerate() {
@@ -121,22 +99,14 @@ pub fn plot(
             esc(&p.go_sha[..p.go_sha.len().min(7)])
         );
     }
-    o += &format!(
-        "<text class=\"xlabel\" x=\"{:.1}\" y=\"{:.1}\">Go commit (by commit time)</text>\n",
-        left + pw / 2.0,
-        H - 4.0
-    );
+    o += &format!("<text class=\"xlabel\" x=\"{:.1}\" y=\"{:.1}\">Go commit (by commit time)</text>\n", left + pw / 2.0, H - 4.0);
     // Changes behind the data.
     for c in changes {
         let cx = match c.index {
             0 => x(0) - pw / n as f64 / 2.0,
             i => (x(i - 1) + x(i)) / 2.0,
         };
-        let class = if c.verdict == Verdict::Regression {
-            "change regression"
-        } else {
-            "change improvement"
-        };
+        let class = if c.verdict == Verdict::Regression { "change regression" } else { "change improvement" };
         o += &format!(
             "<line class=\"{class}\" x1=\"{cx:.1}\" x2=\"{cx:.1}\" y1=\"{top}\" y2=\"{:.1}\"><title>{}</title></line>\n",
             top + ph,
@@ -146,27 +116,11 @@ pub fn plot(
     // Confidence intervals, the line, then the points on top.
     for (i, p) in s.points.iter().enumerate() {
         if let Some((a, b)) = p.ci {
-            o += &format!(
-                "<line class=\"ci\" x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1:.1}\" y2=\"{2:.1}\"/>",
-                x(i),
-                y(a),
-                y(b)
-            );
+            o += &format!("<line class=\"ci\" x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1:.1}\" y2=\"{2:.1}\"/>", x(i), y(a), y(b));
         }
     }
-    let path: Vec<String> = s
-        .points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            format!(
-                "{}{:.1} {:.1}",
-                if i == 0 { "M" } else { "L" },
-                x(i),
-                y(p.value)
-            )
-        })
-        .collect();
+    let path: Vec<String> =
+        s.points.iter().enumerate().map(|(i, p)| format!("{}{:.1} {:.1}", if i == 0 { "M" } else { "L" }, x(i), y(p.value))).collect();
     if !path.is_empty() {
         o += &format!("\n<path class=\"series\" d=\"{}\"/>\n", path.join(" "));
     }
@@ -205,34 +159,15 @@ pub fn sparkline(s: &Series, changes: &[Change]) -> String {
         }
     };
     let y = |v: f64| pad + (h - 2.0 * pad) * (1.0 - (v - lo) / (hi - lo));
-    let d: Vec<String> = s
-        .points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            format!(
-                "{}{:.1} {:.1}",
-                if i == 0 { "M" } else { "L" },
-                x(i),
-                y(p.value)
-            )
-        })
-        .collect();
+    let d: Vec<String> =
+        s.points.iter().enumerate().map(|(i, p)| format!("{}{:.1} {:.1}", if i == 0 { "M" } else { "L" }, x(i), y(p.value))).collect();
     let mut o = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"spark\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" aria-hidden=\"true\">");
     if !d.is_empty() {
         o += &format!("<path d=\"{}\"/>", d.join(" "));
     }
     for c in changes {
-        let class = if c.verdict == Verdict::Regression {
-            "regression"
-        } else {
-            "improvement"
-        };
-        o += &format!(
-            "<circle class=\"{class}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\"/>",
-            x(c.index),
-            y(s.points[c.index].value)
-        );
+        let class = if c.verdict == Verdict::Regression { "regression" } else { "improvement" };
+        o += &format!("<circle class=\"{class}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\"/>", x(c.index), y(s.points[c.index].value));
     }
     o + "</svg>"
 }
@@ -244,18 +179,12 @@ mod tests {
     #[test]
     fn round_ticks() {
         assert_eq!(ticks(0.0, 10.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
-        assert_eq!(
-            ticks(24_500.0, 31_200.0, 6),
-            vec![25_000.0, 26_000.0, 27_000.0, 28_000.0, 29_000.0, 30_000.0, 31_000.0]
-        );
+        assert_eq!(ticks(24_500.0, 31_200.0, 6), vec![25_000.0, 26_000.0, 27_000.0, 28_000.0, 29_000.0, 30_000.0, 31_000.0]);
         assert_eq!(ticks(1.0, 1.0, 5), vec![1.0]);
     }
 
     #[test]
     fn escaping() {
-        assert_eq!(
-            esc("a<b & \"c\" 'd'"),
-            "a&lt;b &amp; &quot;c&quot; &#39;d&#39;"
-        );
+        assert_eq!(esc("a<b & \"c\" 'd'"), "a&lt;b &amp; &quot;c&quot; &#39;d&#39;");
     }
 }

@@ -10,19 +10,8 @@ use crate::parse::Validity;
 use crate::schema::*;
 use crate::stats::{summarize, Direction};
 
-fn doc(
-    go: &str,
-    sha: &str,
-    commit_time: &str,
-    started: &str,
-    host: &str,
-    metrics: &[(&str, &str, &[f64])],
-) -> Loaded {
-    let image = |h: &str| ImageRef {
-        hash: h.to_string(),
-        id: String::new(),
-        tag: String::new(),
-    };
+fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metrics: &[(&str, &str, &[f64])]) -> Loaded {
+    let image = |h: &str| ImageRef { hash: h.to_string(), id: String::new(), tag: String::new() };
     let doc = ResultDoc {
         schema: RESULT_SCHEMA.to_string(),
         started: started.to_string(),
@@ -34,12 +23,7 @@ fn doc(
         metrics: metrics
             .iter()
             .map(|(n, unit, v)| {
-                let m = Metric {
-                    unit: unit.to_string(),
-                    direction: Direction::HigherIsBetter,
-                    values: v.to_vec(),
-                    summary: summarize(v),
-                };
+                let m = Metric { unit: unit.to_string(), direction: Direction::HigherIsBetter, values: v.to_vec(), summary: summarize(v) };
                 (n.to_string(), m)
             })
             .collect(),
@@ -62,21 +46,12 @@ fn doc(
             },
             image: image(&format!("feed{sha}")),
             toolchain_image: image("cafe"),
-            toolkit: Toolkit {
-                commit: String::new(),
-                dirty: false,
-            },
+            toolkit: Toolkit { commit: String::new(), dirty: false },
             command: Vec::new(),
             server_cpus: None,
             client_cpus: None,
         },
-        host: Host {
-            name: host.to_string(),
-            cpu_model: String::new(),
-            cores: 1,
-            memory_bytes: 0,
-            kernel: String::new(),
-        },
+        host: Host { name: host.to_string(), cpu_model: String::new(), cores: 1, memory_bytes: 0, kernel: String::new() },
         runs: vec![Run {
             index: 0,
             started: started.to_string(),
@@ -90,10 +65,7 @@ fn doc(
             monitoring: Monitoring::default(),
         }],
     };
-    Loaded {
-        path: format!("results/{go}-{sha}-{started}.json"),
-        doc,
-    }
+    Loaded { path: format!("results/{go}-{sha}-{started}.json"), doc }
 }
 
 #[test]
@@ -113,14 +85,7 @@ fn si_formatting() {
     for (v, want) in cases {
         assert_eq!(fmt_si(*v), *want, "{v}");
     }
-    assert_eq!(
-        (fmt_pct(12.345), fmt_pct(-4.0), fmt_pct(0.0)),
-        (
-            "+12.3%".to_string(),
-            "-4.0%".to_string(),
-            "0.0%".to_string()
-        )
-    );
+    assert_eq!((fmt_pct(12.345), fmt_pct(-4.0), fmt_pct(0.0)), ("+12.3%".to_string(), "-4.0%".to_string(), "0.0%".to_string()));
 }
 
 /// Points follow the Go commit time, then the run start, never file order;
@@ -128,39 +93,11 @@ fn si_formatting() {
 #[test]
 fn series_order_and_keys() {
     let docs = vec![
-        doc(
-            "master",
-            "c3",
-            "2026-03-01T00:00:00Z",
-            "2026-03-02T00:00:00Z",
-            "h1",
-            &[("rps", "req/s", &[3.0])],
-        ),
-        doc(
-            "master",
-            "c1",
-            "2026-01-01T00:00:00Z",
-            "2026-03-05T00:00:00Z",
-            "h1",
-            &[("rps", "req/s", &[1.0])],
-        ),
+        doc("master", "c3", "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z", "h1", &[("rps", "req/s", &[3.0])]),
+        doc("master", "c1", "2026-01-01T00:00:00Z", "2026-03-05T00:00:00Z", "h1", &[("rps", "req/s", &[1.0])]),
         // Same commit as c1, run earlier: comes first.
-        doc(
-            "master",
-            "c1",
-            "2026-01-01T01:00:00+01:00",
-            "2026-03-04T00:00:00Z",
-            "h1",
-            &[("rps", "req/s", &[0.5])],
-        ),
-        doc(
-            "master",
-            "c2",
-            "2026-02-01T00:00:00Z",
-            "2026-03-01T00:00:00Z",
-            "h2",
-            &[("rps", "req/s", &[2.0]), ("lat", "s", &[])],
-        ),
+        doc("master", "c1", "2026-01-01T01:00:00+01:00", "2026-03-04T00:00:00Z", "h1", &[("rps", "req/s", &[0.5])]),
+        doc("master", "c2", "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "h2", &[("rps", "req/s", &[2.0]), ("lat", "s", &[])]),
     ];
     let s = series::build(&docs);
     let keys: Vec<String> = s.iter().map(|s| s.key.to_string()).collect();
@@ -172,29 +109,10 @@ fn series_order_and_keys() {
 #[test]
 fn side_selectors() {
     let docs = vec![
-        doc(
-            "master",
-            "0123abcd",
-            "2026-01-01T00:00:00Z",
-            "2026-01-02T00:00:00Z",
-            "h",
-            &[("rps", "req/s", &[1.0])],
-        ),
-        doc(
-            "go1.27",
-            "4567ef01",
-            "2025-01-01T00:00:00Z",
-            "2026-01-02T00:00:00Z",
-            "h",
-            &[("rps", "req/s", &[1.0])],
-        ),
+        doc("master", "0123abcd", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "h", &[("rps", "req/s", &[1.0])]),
+        doc("go1.27", "4567ef01", "2025-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "h", &[("rps", "req/s", &[1.0])]),
     ];
-    let names = |sel: &str| {
-        select(&docs, sel)
-            .iter()
-            .map(|l| l.doc.provenance.go.name.clone())
-            .collect::<Vec<_>>()
-    };
+    let names = |sel: &str| select(&docs, sel).iter().map(|l| l.doc.provenance.go.name.clone()).collect::<Vec<_>>();
     assert_eq!(names("master"), ["master"]);
     assert_eq!(names("ref-go1.27"), ["go1.27"]);
     assert_eq!(names("feed4567"), ["go1.27"]);
@@ -203,46 +121,23 @@ fn side_selectors() {
     assert!(names("nope").is_empty());
     assert_eq!(
         report::newest_two_go(&docs),
-        Some((
-            ("go1.27".to_string(), "4567ef01".to_string()),
-            ("master".to_string(), "0123abcd".to_string())
-        ))
+        Some((("go1.27".to_string(), "4567ef01".to_string()), ("master".to_string(), "0123abcd".to_string())))
     );
 }
 
 #[test]
 fn watchdog_age() {
     let docs = vec![
-        doc(
-            "master",
-            "a",
-            "2026-01-01T00:00:00Z",
-            "2026-01-10T00:00:00Z",
-            "h",
-            &[("rps", "req/s", &[1.0])],
-        ),
+        doc("master", "a", "2026-01-01T00:00:00Z", "2026-01-10T00:00:00Z", "h", &[("rps", "req/s", &[1.0])]),
         // Older commit, newer run: the age counts from the newest run.
-        doc(
-            "master",
-            "b",
-            "2025-12-01T00:00:00Z",
-            "2026-01-12T00:00:00Z",
-            "h",
-            &[("rps", "req/s", &[1.0])],
-        ),
+        doc("master", "b", "2025-12-01T00:00:00Z", "2026-01-12T00:00:00Z", "h", &[("rps", "req/s", &[1.0])]),
     ];
     let s = &series::build(&docs)[0];
     let at = |t: &str| time::parse_rfc3339(t).unwrap();
     assert!(staleness(s, 7, at("2026-01-19T00:00:00Z")).is_none());
     let stale = staleness(s, 7, at("2026-01-19T12:00:00Z")).unwrap();
     assert_eq!((stale.age_days, stale.last.go_sha.as_str()), (7.5, "b"));
-    let cfg = DetectConfig {
-        relative: None,
-        edivisive: None,
-        max_age_days: 7,
-        now: at("2026-01-20T00:00:00Z"),
-        since: None,
-    };
+    let cfg = DetectConfig { relative: None, edivisive: None, max_age_days: 7, now: at("2026-01-20T00:00:00Z"), since: None };
     assert!(changes::detect(&series::build(&docs), &cfg).alarm());
 }
 
@@ -263,10 +158,7 @@ fn benchfmt_names_and_units() {
     );
     l.doc.provenance.workload.name = "etcd server".to_string();
     let text = export::benchfmt(&[l]);
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("Benchmark"))
-        .collect();
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("Benchmark")).collect();
     assert_eq!(
         lines,
         [
@@ -275,19 +167,11 @@ fn benchfmt_names_and_units() {
             "BenchmarkEtcd-server/put/main 1 0.25 sec/op 3 latency_p99.9-sec/op 110 req/s",
         ]
     );
-    assert!(
-        text.contains("gobench-workload: etcd-server@main\n"),
-        "{text}"
-    );
+    assert!(text.contains("gobench-workload: etcd-server@main\n"), "{text}");
 }
 
 #[test]
 fn csv_quoting() {
-    let fields = [
-        "a".to_string(),
-        "b,c".to_string(),
-        "say \"hi\"".to_string(),
-        String::new(),
-    ];
+    let fields = ["a".to_string(), "b,c".to_string(), "say \"hi\"".to_string(), String::new()];
     assert_eq!(csv_line(&fields), "a,\"b,c\",\"say \"\"hi\"\"\",\n");
 }

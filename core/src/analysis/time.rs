@@ -20,21 +20,10 @@ pub fn parse_rfc3339(s: &str) -> Option<f64> {
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     let mut rest = &s[19..];
@@ -56,13 +45,7 @@ pub fn parse_rfc3339(s: &str) -> Option<f64> {
                 _ => return None,
             };
             let t = &rest[1..];
-            if t.len() != 5
-                || t.as_bytes()[2] != b':'
-                || !t[..2]
-                    .bytes()
-                    .chain(t[3..].bytes())
-                    .all(|c| c.is_ascii_digit())
-            {
+            if t.len() != 5 || t.as_bytes()[2] != b':' || !t[..2].bytes().chain(t[3..].bytes()).all(|c| c.is_ascii_digit()) {
                 return None;
             }
             let (h, m): (i64, i64) = (t[..2].parse().ok()?, t[3..].parse().ok()?);

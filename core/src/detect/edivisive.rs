@@ -26,11 +26,7 @@ pub struct EDivisive {
 
 impl Default for EDivisive {
     fn default() -> EDivisive {
-        EDivisive {
-            window: 50,
-            max_pvalue: 0.001,
-            min_magnitude: 0.0,
-        }
+        EDivisive { window: 50, max_pvalue: 0.001, min_magnitude: 0.0 }
     }
 }
 
@@ -68,11 +64,7 @@ impl Point {
     }
 
     fn magnitude(&self) -> f64 {
-        let backward = if self.mean_after == 0.0 {
-            0.0
-        } else {
-            self.mean_before / self.mean_after - 1.0
-        };
+        let backward = if self.mean_after == 0.0 { 0.0 } else { self.mean_before / self.mean_after - 1.0 };
         self.forward().abs().max(backward.abs())
     }
 }
@@ -134,9 +126,7 @@ fn split(series: &[f64], window: usize, max_p: f64) -> Vec<usize> {
 /// significant (p >= max_p); once all are, drop the smallest magnitude while
 /// it is not above `min_magnitude`. Each removal re-tests its neighbours.
 fn merge(series: &[f64], indices: Vec<usize>, max_p: f64, min_magnitude: f64) -> Vec<Point> {
-    let mut points: Vec<Point> = (0..indices.len())
-        .map(|k| test_point(series, &indices, k))
-        .collect();
+    let mut points: Vec<Point> = (0..indices.len()).map(|k| test_point(series, &indices, k)).collect();
     while !points.is_empty() {
         let mut weakest = first_extreme(&points, |a, b| a.p_value > b.p_value);
         if points[weakest].p_value < max_p {
@@ -229,9 +219,7 @@ impl PairDistances {
         let mut prefix = vec![0.0; w * w];
         for i in 0..n {
             for j in 0..n {
-                prefix[(i + 1) * w + j + 1] =
-                    (xs[i] - xs[j]).abs() + prefix[i * w + j + 1] + prefix[(i + 1) * w + j]
-                        - prefix[i * w + j];
+                prefix[(i + 1) * w + j + 1] = (xs[i] - xs[j]).abs() + prefix[i * w + j + 1] + prefix[(i + 1) * w + j] - prefix[i * w + j];
             }
         }
         PairDistances { n, prefix }
@@ -240,8 +228,7 @@ impl PairDistances {
     /// Sum of |x_a - x_b| for a in [a0, a1), b in [b0, b1).
     fn block(&self, a0: usize, a1: usize, b0: usize, b1: usize) -> f64 {
         let w = self.n + 1;
-        self.prefix[a1 * w + b1] - self.prefix[a0 * w + b1] - self.prefix[a1 * w + b0]
-            + self.prefix[a0 * w + b0]
+        self.prefix[a1 * w + b1] - self.prefix[a0 * w + b1] - self.prefix[a1 * w + b0] + self.prefix[a0 * w + b0]
     }
 
     /// The split `tau` of segment [s, e) maximising Matteson and James'

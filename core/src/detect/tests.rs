@@ -1,3 +1,6 @@
+//! Tests of the change-point models: hand-worked series, and injected steps
+//! and pure noise from a deterministic Gaussian source.
+
 use super::*;
 
 /// xorshift64* with Box-Muller: a small deterministic Gaussian source.
@@ -48,10 +51,7 @@ fn seed_rule() -> [RelativeDifference; 1] {
 #[test]
 fn defaults_are_the_seed_and_horreum_ones() {
     let d = RelativeDifference::default();
-    assert_eq!(
-        (d.threshold, d.window, d.min_previous, d.aggregation),
-        (0.10, 5, 10, Aggregation::Mean)
-    );
+    assert_eq!((d.threshold, d.window, d.min_previous, d.aggregation), (0.10, 5, 10, Aggregation::Mean));
     let [a, b] = RelativeDifference::horreum_new_variable_defaults();
     assert_eq!((a.window, a.threshold, a.min_previous), (1, 0.20, 5));
     assert_eq!((b.window, b.threshold, b.min_previous), (5, 0.10, 5));
@@ -75,18 +75,12 @@ fn too_few_points_is_no_change() {
 #[test]
 fn min_previous_below_window_is_raised_to_window() {
     // window 5, min_previous 1 -> clamped to 5: 10 points needed, not 6.
-    let rule = [RelativeDifference {
-        min_previous: 1,
-        ..RelativeDifference::default()
-    }];
+    let rule = [RelativeDifference { min_previous: 1, ..RelativeDifference::default() }];
     let mut s = vec![100.0; 5];
     s.extend([150.0; 4]);
     assert!(relative_difference(&s, &rule, Direction::HigherIsBetter).is_empty());
     s.push(150.0);
-    assert_eq!(
-        relative_difference(&s, &rule, Direction::HigherIsBetter).len(),
-        1
-    );
+    assert_eq!(relative_difference(&s, &rule, Direction::HigherIsBetter).len(), 1);
 }
 
 #[test]
@@ -135,19 +129,13 @@ fn min_aggregation_catches_a_dip_that_the_mean_hides() {
     s.extend([100.0, 100.0, 85.0, 100.0, 100.0]);
     let mean_rule = [RelativeDifference::default()];
     assert!(relative_difference(&s, &mean_rule, Direction::HigherIsBetter).is_empty());
-    let min_rule = [RelativeDifference {
-        aggregation: Aggregation::Min,
-        ..RelativeDifference::default()
-    }];
+    let min_rule = [RelativeDifference { aggregation: Aggregation::Min, ..RelativeDifference::default() }];
     let c = relative_difference(&s, &min_rule, Direction::HigherIsBetter);
     assert_eq!(c.len(), 1);
     assert_eq!((c[0].index, c[0].new, c[0].ratio), (12, 85.0, 0.85));
     assert_eq!(c[0].verdict, Verdict::Regression);
     // Max of the same window is 100: no change.
-    let max_rule = [RelativeDifference {
-        aggregation: Aggregation::Max,
-        ..RelativeDifference::default()
-    }];
+    let max_rule = [RelativeDifference { aggregation: Aggregation::Max, ..RelativeDifference::default() }];
     assert!(relative_difference(&s, &max_rule, Direction::HigherIsBetter).is_empty());
 }
 
@@ -158,10 +146,7 @@ fn blame_is_the_first_window_point_beyond_the_mean() {
     // not the first point of the window.
     let mut s = vec![100.0; 10];
     s.extend([90.0, 90.0, 90.0, 90.0, 120.0]);
-    let rule = [RelativeDifference {
-        aggregation: Aggregation::Max,
-        ..RelativeDifference::default()
-    }];
+    let rule = [RelativeDifference { aggregation: Aggregation::Max, ..RelativeDifference::default() }];
     let c = relative_difference(&s, &rule, Direction::LowerIsBetter);
     assert_eq!((c[0].index, c[0].verdict), (14, Verdict::Regression));
 }
@@ -183,16 +168,9 @@ fn new_variable_rules_fire_on_a_single_outlier() {
     // Window 1 at 20% needs 6 points: 5 x 100 then 130 fires at once and
     // blames index 5; the window-5 rule needs 10 points and stays quiet.
     let s = [100.0, 100.0, 100.0, 100.0, 100.0, 130.0];
-    let c = relative_difference(
-        &s,
-        &RelativeDifference::horreum_new_variable_defaults(),
-        Direction::LowerIsBetter,
-    );
+    let c = relative_difference(&s, &RelativeDifference::horreum_new_variable_defaults(), Direction::LowerIsBetter);
     assert_eq!(c.len(), 1);
-    assert_eq!(
-        (c[0].rule, c[0].index, c[0].verdict),
-        (0, 5, Verdict::Regression)
-    );
+    assert_eq!((c[0].rule, c[0].index, c[0].verdict), (0, 5, Verdict::Regression));
 }
 
 #[test]
@@ -221,14 +199,8 @@ fn e_divisive_finds_steps_in_a_long_series_and_honours_min_magnitude() {
     assert_eq!(idx, vec![40, 130], "{c:?}");
     assert_eq!(c[1].verdict, Verdict::Regression);
     // A 15% magnitude gate keeps the 20% step and drops the 10% one.
-    let gated = EDivisive {
-        min_magnitude: 0.15,
-        ..EDivisive::default()
-    };
-    let idx: Vec<usize> = e_divisive(&s, &gated, Direction::HigherIsBetter)
-        .iter()
-        .map(|p| p.index)
-        .collect();
+    let gated = EDivisive { min_magnitude: 0.15, ..EDivisive::default() };
+    let idx: Vec<usize> = e_divisive(&s, &gated, Direction::HigherIsBetter).iter().map(|p| p.index).collect();
     assert_eq!(idx, vec![40]);
 }
 
@@ -236,12 +208,7 @@ fn e_divisive_finds_steps_in_a_long_series_and_honours_min_magnitude() {
 fn e_divisive_on_flat_or_tiny_series_finds_nothing() {
     assert!(e_divisive(&[], &EDivisive::default(), Direction::HigherIsBetter).is_empty());
     assert!(e_divisive(&[1.0], &EDivisive::default(), Direction::HigherIsBetter).is_empty());
-    assert!(e_divisive(
-        &[5.0; 100],
-        &EDivisive::default(),
-        Direction::HigherIsBetter
-    )
-    .is_empty());
+    assert!(e_divisive(&[5.0; 100], &EDivisive::default(), Direction::HigherIsBetter).is_empty());
 }
 
 const STEP_SEEDS: u64 = 50;
@@ -255,15 +222,9 @@ fn injected_fifteen_percent_step_is_found_by_both_models() {
     for seed in 0..STEP_SEEDS {
         let s = series(seed, 120, at, 0.15, 0.03);
         let rel = relative_difference(&s, &seed_rule(), Direction::HigherIsBetter);
-        let first = rel
-            .first()
-            .unwrap_or_else(|| panic!("seed {seed}: Horreum model missed the step"));
+        let first = rel.first().unwrap_or_else(|| panic!("seed {seed}: Horreum model missed the step"));
         let off = first.index as i64 - at as i64;
-        assert!(
-            off.abs() <= 5,
-            "seed {seed}: Horreum blamed {} ({rel:?})",
-            first.index
-        );
+        assert!(off.abs() <= 5, "seed {seed}: Horreum blamed {} ({rel:?})", first.index);
         assert_eq!(first.verdict, Verdict::Improvement);
         horreum_offsets.push(off);
 
@@ -295,12 +256,7 @@ fn false_alarm_rate_on_pure_noise() {
     for seed in 1000..1000 + SEEDS {
         let s = series(seed, 200, usize::MAX, 0.0, 0.03);
         let a = relative_difference(&s, &seed_rule(), Direction::HigherIsBetter).len();
-        let b = relative_difference(
-            &s,
-            &RelativeDifference::horreum_new_variable_defaults(),
-            Direction::HigherIsBetter,
-        )
-        .len();
+        let b = relative_difference(&s, &RelativeDifference::horreum_new_variable_defaults(), Direction::HigherIsBetter).len();
         let c = e_divisive(&s, &EDivisive::default(), Direction::HigherIsBetter).len();
         seed_rule_alarms += usize::from(a > 0);
         new_var_alarms += usize::from(b > 0);

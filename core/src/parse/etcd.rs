@@ -81,11 +81,7 @@ impl Summary {
             ("Stddev", self.stddev_secs),
             ("Requests/sec", self.requests_per_sec),
         ];
-        fields
-            .iter()
-            .filter(|(_, v)| v.is_none())
-            .map(|(k, _)| *k)
-            .collect()
+        fields.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| *k).collect()
     }
 
     fn slot(&mut self, label: &str) -> Option<&mut Option<f64>> {
@@ -137,8 +133,7 @@ enum Section {
 }
 
 const SAMPLE_TITLE: &str = "Sample in one second";
-const SAMPLE_HEADER: &str =
-    "UNIX-SECOND,MIN-LATENCY-MS,AVG-LATENCY-MS,MAX-LATENCY-MS,AVG-THROUGHPUT";
+const SAMPLE_HEADER: &str = "UNIX-SECOND,MIN-LATENCY-MS,AVG-LATENCY-MS,MAX-LATENCY-MS,AVG-THROUGHPUT";
 
 fn header(line: &str) -> Option<Section> {
     match line {
@@ -181,16 +176,10 @@ pub fn parse(stdout: &str) -> Report {
             continue;
         }
         let used = match section {
-            Section::Summary => report
-                .summary
-                .as_mut()
-                .is_some_and(|s| summary_line(s, line)),
+            Section::Summary => report.summary.as_mut().is_some_and(|s| summary_line(s, line)),
             Section::Histogram => push(&mut report.histogram, histogram_line(line)),
             Section::Latency => push(&mut report.percentiles, percentile_line(line)),
-            Section::Samples => push(
-                report.samples.get_or_insert_with(Vec::new),
-                sample_line(line),
-            ),
+            Section::Samples => push(report.samples.get_or_insert_with(Vec::new), sample_line(line)),
             Section::Errors => push(&mut report.errors, error_line(raw)),
             Section::None | Section::Repeated => false,
         };
@@ -199,9 +188,7 @@ pub fn parse(stdout: &str) -> Report {
         }
     }
     report.percentiles.sort_by(|a, b| a.0.total_cmp(&b.0));
-    report
-        .errors
-        .sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    report.errors.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     report
 }
 
@@ -224,11 +211,7 @@ fn summary_line(summary: &mut Summary, line: &str) -> bool {
     let Some((label, value)) = line.split_once(':') else {
         return false;
     };
-    let value = if label == "Requests/sec" {
-        number(value.trim())
-    } else {
-        secs(value)
-    };
+    let value = if label == "Requests/sec" { number(value.trim()) } else { secs(value) };
     match (summary.slot(label), value) {
         (Some(slot @ None), Some(v)) => {
             *slot = Some(v);
@@ -242,12 +225,7 @@ fn summary_line(summary: &mut Summary, line: &str) -> bool {
 fn histogram_line(line: &str) -> Option<(f64, u64)> {
     let mut fields = line.split_whitespace();
     let bound = number(fields.next()?)?;
-    let count = fields
-        .next()?
-        .strip_prefix('[')?
-        .strip_suffix(']')?
-        .parse()
-        .ok()?;
+    let count = fields.next()?.strip_prefix('[')?.strip_suffix(']')?.parse().ok()?;
     match fields.next() {
         Some(bar) if !bar.starts_with('|') => None,
         _ if fields.next().is_some() => None,
@@ -306,10 +284,7 @@ impl std::error::Error for DurationError {}
 /// `2.221825ms` gives exactly the same f64 as `0.002221825`. Like Go, more than
 /// `i64::MAX` nanoseconds (about 292 years) is an error.
 pub fn parse_go_duration(s: &str) -> Result<f64, DurationError> {
-    let err = |reason| DurationError {
-        input: s.to_owned(),
-        reason,
-    };
+    let err = |reason| DurationError { input: s.to_owned(), reason };
     let (negative, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -335,9 +310,7 @@ pub fn parse_go_duration(s: &str) -> Result<f64, DurationError> {
         if int.is_empty() && frac.is_empty() {
             return Err(err("expected a number"));
         }
-        let unit_len = rest
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
         let (unit, after) = rest.split_at(unit_len);
         rest = after;
         let unit_ns: u128 = match unit {
@@ -351,11 +324,7 @@ pub fn parse_go_duration(s: &str) -> Result<f64, DurationError> {
             _ => return Err(err("unknown unit")),
         };
         let too_big = || err("out of range");
-        let int: u128 = if int.is_empty() {
-            0
-        } else {
-            int.parse().map_err(|_| too_big())?
-        };
+        let int: u128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| too_big())? };
         let mut ns = int.checked_mul(unit_ns).ok_or_else(too_big)?;
         // Digits past the 24th are worth less than 1ns even in hours: truncated like Go does.
         let frac = &frac[..frac.len().min(24)];
@@ -375,17 +344,8 @@ pub fn parse_go_duration(s: &str) -> Result<f64, DurationError> {
 
 /// Global flags of the tool that take a value, so `--endpoints X` does not make `X` look like
 /// the subcommand.
-const GLOBAL_VALUE_FLAGS: [&str; 9] = [
-    "--auto-sync-interval",
-    "--cacert",
-    "--cert",
-    "--clients",
-    "--conns",
-    "--dial-timeout",
-    "--endpoints",
-    "--key",
-    "--user",
-];
+const GLOBAL_VALUE_FLAGS: [&str; 9] =
+    ["--auto-sync-interval", "--cacert", "--cert", "--clients", "--conns", "--dial-timeout", "--endpoints", "--key", "--user"];
 
 /// The number of requests a benchmark invocation asks for, from its arguments (without or with
 /// the program name first): `--total=N` or `--total N`, the last one winning as in pflag.
@@ -448,26 +408,18 @@ pub fn judge(report: &Report, expected_requests: Option<u64>, exit: RunExit) -> 
         Some(summary) => {
             let missing = summary.missing();
             if !missing.is_empty() {
-                reasons.push(format!(
-                    "Summary incomplete, missing: {}",
-                    missing.join(", ")
-                ));
+                reasons.push(format!("Summary incomplete, missing: {}", missing.join(", ")));
             }
             let buckets = report.histogram.len();
             if buckets != HISTOGRAM_BUCKETS {
-                reasons.push(format!(
-                    "response time histogram has {buckets} buckets, expected {HISTOGRAM_BUCKETS}"
-                ));
+                reasons.push(format!("response time histogram has {buckets} buckets, expected {HISTOGRAM_BUCKETS}"));
             }
             let found: Vec<f64> = report.percentiles.iter().map(|&(p, _)| p).collect();
             if found.is_empty() {
                 reasons.push("no latency distribution".to_owned());
             } else if !PERCENTILES.ends_with(&found) {
                 let found: Vec<String> = found.iter().map(|p| format!("{p}%")).collect();
-                reasons.push(format!(
-                    "latency distribution cut off or odd: found {}",
-                    found.join(" ")
-                ));
+                reasons.push(format!("latency distribution cut off or odd: found {}", found.join(" ")));
             }
         }
     }
@@ -478,10 +430,7 @@ pub fn judge(report: &Report, expected_requests: Option<u64>, exit: RunExit) -> 
         }
     }
     if !report.repeated_sections.is_empty() {
-        reasons.push(format!(
-            "more than one report in the output (repeated: {})",
-            report.repeated_sections.join(", ")
-        ));
+        reasons.push(format!("more than one report in the output (repeated: {})", report.repeated_sections.join(", ")));
     }
     Validity::from_reasons(reasons)
 }
@@ -491,10 +440,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/../tests/fixtures/etcd-benchmark/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/../tests/fixtures/etcd-benchmark/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
     }
 
@@ -531,9 +477,7 @@ mod tests {
                 (0.0205, 33),
                 (0.0227, 12),
             ],
-            percentiles: pcts([
-                0.0034, 0.0043, 0.0057, 0.0080, 0.0098, 0.0115, 0.0153, 0.0200,
-            ]),
+            percentiles: pcts([0.0034, 0.0043, 0.0057, 0.0080, 0.0098, 0.0115, 0.0153, 0.0200]),
             samples: None,
             errors: vec![],
             repeated_sections: vec![],
@@ -541,24 +485,14 @@ mod tests {
         };
         assert_eq!(got, want);
         assert_eq!(got.successful_requests(), 20_000);
-        assert_eq!(
-            judge(&got, Some(20_000), RunExit::SUCCESS),
-            Validity::from_reasons(vec![])
-        );
+        assert_eq!(judge(&got, Some(20_000), RunExit::SUCCESS), Validity::from_reasons(vec![]));
     }
 
     #[test]
     fn precise_fixture() {
         let got = parse(&fixture("stm-3.6-precise.txt"));
         let want = Report {
-            summary: summary([
-                0.882308402,
-                0.129536277,
-                0.002330806,
-                0.017270506097200034,
-                0.009243703531355911,
-                5666.952721594959,
-            ]),
+            summary: summary([0.882308402, 0.129536277, 0.002330806, 0.017270506097200034, 0.009243703531355911, 5666.952721594959]),
             histogram: vec![
                 (0.002330806, 1),
                 (0.015051353100000001, 2398),
@@ -572,16 +506,7 @@ mod tests {
                 (0.11681572990000003, 0),
                 (0.129536277, 1),
             ],
-            percentiles: pcts([
-                0.007505364,
-                0.01100632,
-                0.015638455,
-                0.021439988,
-                0.026351508,
-                0.033998188,
-                0.05061399,
-                0.081081998,
-            ]),
+            percentiles: pcts([0.007505364, 0.01100632, 0.015638455, 0.021439988, 0.026351508, 0.033998188, 0.05061399, 0.081081998]),
             samples: None,
             errors: vec![],
             repeated_sections: vec![],
@@ -596,17 +521,11 @@ mod tests {
     #[test]
     fn sample_flag_fixture() {
         let got = parse(&fixture("put-3.6-sample-flag.txt"));
-        assert_eq!(
-            got.summary,
-            summary([2.7175, 0.0174, 0.0003, 0.0023, 0.0012, 22078.9369])
-        );
+        assert_eq!(got.summary, summary([2.7175, 0.0174, 0.0003, 0.0023, 0.0012, 22078.9369]));
         let counts: Vec<u64> = got.histogram.iter().map(|&(_, n)| n).collect();
         assert_eq!(counts, [1, 31841, 21776, 5185, 825, 191, 121, 6, 7, 46, 1]);
         assert_eq!(got.histogram[10].0, 0.0174);
-        assert_eq!(
-            got.percentiles,
-            pcts([0.0012, 0.0015, 0.0019, 0.0027, 0.0038, 0.0044, 0.0063, 0.0113])
-        );
+        assert_eq!(got.percentiles, pcts([0.0012, 0.0015, 0.0019, 0.0027, 0.0038, 0.0044, 0.0063, 0.0113]));
         let row = |unix_second, min, avg, max, avg_throughput| Sample {
             unix_second,
             min_latency_secs: min,
@@ -621,21 +540,14 @@ mod tests {
             row(1795237520, 0.000544221, 0.003111208, 0.012985068, 1084),
         ];
         assert_eq!(got.samples, Some(want));
-        assert!(
-            got.errors.is_empty()
-                && got.unrecognised.is_empty()
-                && got.repeated_sections.is_empty()
-        );
+        assert!(got.errors.is_empty() && got.unrecognised.is_empty() && got.repeated_sections.is_empty());
         assert!(judge(&got, Some(60_000), RunExit::SUCCESS).valid);
     }
 
     #[test]
     fn all_failed_fixture_is_invalid_despite_exit_0() {
         let got = parse(&fixture("put-3.6-all-requests-failed.txt"));
-        let want = Report {
-            errors: vec![(2000, "etcdserver: user name is empty".to_owned())],
-            ..Report::default()
-        };
+        let want = Report { errors: vec![(2000, "etcdserver: user name is empty".to_owned())], ..Report::default() };
         assert_eq!(got, want);
         assert_eq!(got.failed_requests(), 2000);
         let v = judge(&got, Some(2000), RunExit::SUCCESS);
@@ -644,8 +556,7 @@ mod tests {
             Validity {
                 valid: false,
                 reasons: vec![
-                    "2000 requests failed with 1 distinct error, most frequent: etcdserver: user name is empty"
-                        .to_owned(),
+                    "2000 requests failed with 1 distinct error, most frequent: etcdserver: user name is empty".to_owned(),
                     "no Summary section in the report".to_owned(),
                     "0 successful requests, expected 2000".to_owned(),
                 ],
@@ -661,29 +572,17 @@ mod tests {
         assert_eq!(got.summary, None);
         assert!(got.histogram.is_empty() && got.percentiles.is_empty() && got.errors.is_empty());
         assert_eq!(got.samples, None);
-        let non_blank = fixture("put-3.6-stderr-head.txt")
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .count();
+        let non_blank = fixture("put-3.6-stderr-head.txt").lines().filter(|l| !l.trim().is_empty()).count();
         assert_eq!(got.unrecognised.len(), non_blank);
-        assert_eq!(
-            judge(&got, None, RunExit::SUCCESS).reasons,
-            ["no Summary section in the report"]
-        );
+        assert_eq!(judge(&got, None, RunExit::SUCCESS).reasons, ["no Summary section in the report"]);
     }
 
     #[test]
     fn help_fixtures_give_the_default_total() {
         for name in ["benchmark-put-help.txt", "benchmark-stm-help.txt"] {
             let help = fixture(name);
-            let line = help
-                .lines()
-                .find(|l| l.trim_start().starts_with("--total int"))
-                .unwrap();
-            assert!(
-                line.ends_with(&format!("(default {DEFAULT_TOTAL})")),
-                "{name}: {line}"
-            );
+            let line = help.lines().find(|l| l.trim_start().starts_with("--total int")).unwrap();
+            assert!(line.ends_with(&format!("(default {DEFAULT_TOTAL})")), "{name}: {line}");
         }
     }
 
@@ -691,31 +590,9 @@ mod tests {
     fn expected_total_from_args() {
         let cases: &[(&[&str], Option<u64>)] = &[
             (&["put", "--total=500000"], Some(500_000)),
-            (
-                &[
-                    "--conns=100",
-                    "--clients=1000",
-                    "put",
-                    "--key-size=8",
-                    "--total",
-                    "20000",
-                ],
-                Some(20_000),
-            ),
-            (
-                &[
-                    "--precise",
-                    "--conns=100",
-                    "--clients=1000",
-                    "stm",
-                    "--keys=1000",
-                ],
-                Some(10_000),
-            ),
-            (
-                &["benchmark", "--target-leader", "put", "--val-size=256"],
-                Some(10_000),
-            ),
+            (&["--conns=100", "--clients=1000", "put", "--key-size=8", "--total", "20000"], Some(20_000)),
+            (&["--precise", "--conns=100", "--clients=1000", "stm", "--keys=1000"], Some(10_000)),
+            (&["benchmark", "--target-leader", "put", "--val-size=256"], Some(10_000)),
             (&["/usr/local/bin/benchmark", "stm"], Some(10_000)),
             // `--endpoints X`: X is the flag's value, not the subcommand.
             (&["--endpoints", "put", "range", "k"], None),
@@ -762,13 +639,7 @@ mod tests {
             let report = parse(&text[..text.find(marker).unwrap()]);
             judge(&report, Some(20_000), RunExit::SUCCESS).reasons
         };
-        assert_eq!(
-            cut("Summary:"),
-            [
-                "no Summary section in the report",
-                "0 successful requests, expected 20000"
-            ]
-        );
+        assert_eq!(cut("Summary:"), ["no Summary section in the report", "0 successful requests, expected 20000"]);
         assert_eq!(
             cut("Stddev"),
             [
@@ -780,66 +651,40 @@ mod tests {
         );
         assert_eq!(
             cut("0.0095 [3895]"),
-            [
-                "response time histogram has 4 buckets, expected 11",
-                "no latency distribution",
-                "13769 successful requests, expected 20000",
-            ]
+            ["response time histogram has 4 buckets, expected 11", "no latency distribution", "13769 successful requests, expected 20000",]
         );
-        assert_eq!(
-            cut("95% in"),
-            ["latency distribution cut off or odd: found 10% 25% 50% 75% 90%"]
-        );
+        assert_eq!(cut("95% in"), ["latency distribution cut off or odd: found 10% 25% 50% 75% 90%"]);
     }
 
     #[test]
     fn omitted_low_percentiles_are_fine() {
-        let text = fixture("put-3.6-default-precision.txt")
-            .replace("  10% in 0.0034 secs.\n", "")
-            .replace("  25% in 0.0043 secs.\n", "");
+        let text = fixture("put-3.6-default-precision.txt").replace("  10% in 0.0034 secs.\n", "").replace("  25% in 0.0043 secs.\n", "");
         let report = parse(&text);
         assert_eq!(report.percentiles.len(), 6);
         assert!(judge(&report, Some(20_000), RunExit::SUCCESS).valid);
         // A hole in the middle is not something the tool prints.
         let holed = fixture("put-3.6-default-precision.txt").replace("  50% in 0.0057 secs.\n", "");
         let v = judge(&parse(&holed), Some(20_000), RunExit::SUCCESS);
-        assert_eq!(
-            v.reasons,
-            ["latency distribution cut off or odd: found 10% 25% 75% 90% 95% 99% 99.9%"]
-        );
+        assert_eq!(v.reasons, ["latency distribution cut off or odd: found 10% 25% 75% 90% 95% 99% 99.9%"]);
     }
 
     #[test]
     fn partial_failure_and_bad_exit_give_every_reason() {
         // A full report followed by an error distribution, as when some requests fail.
-        let mut text =
-            fixture("put-3.6-default-precision.txt").replace("  0.0008 [1]\t|", "  0.0008 [0]\t|");
+        let mut text = fixture("put-3.6-default-precision.txt").replace("  0.0008 [1]\t|", "  0.0008 [0]\t|");
         text.push_str("\nError distribution:\n  [1]\trpc error: code = Unavailable desc = b\n");
-        text.push_str(
-            "  [3]\trpc error: code = DeadlineExceeded desc = context deadline exceeded\n",
-        );
+        text.push_str("  [3]\trpc error: code = DeadlineExceeded desc = context deadline exceeded\n");
         text.push_str("  [1]\trpc error: code = Unavailable desc = a\n");
         let report = parse(&text);
         assert_eq!(
             report.errors,
             [
-                (
-                    3,
-                    "rpc error: code = DeadlineExceeded desc = context deadline exceeded"
-                        .to_owned()
-                ),
+                (3, "rpc error: code = DeadlineExceeded desc = context deadline exceeded".to_owned()),
                 (1, "rpc error: code = Unavailable desc = a".to_owned()),
                 (1, "rpc error: code = Unavailable desc = b".to_owned()),
             ]
         );
-        let v = judge(
-            &report,
-            Some(20_000),
-            RunExit {
-                code: Some(1),
-                timed_out: true,
-            },
-        );
+        let v = judge(&report, Some(20_000), RunExit { code: Some(1), timed_out: true });
         assert_eq!(
             v.reasons,
             [
@@ -856,27 +701,14 @@ mod tests {
         let text = fixture("put-3.6-default-precision.txt");
         let noisy = format!(
             " 0 / 20000 [----------------------]   0.00%\r 20000 / 20000 Boooooo! 100.00% 1s\n{}",
-            text.replace(
-                "Response time histogram:\n",
-                "Response time histogram:\n2026/11/21 05:03:54 INFO: [core] x\n"
-            )
+            text.replace("Response time histogram:\n", "Response time histogram:\n2026/11/21 05:03:54 INFO: [core] x\n")
         );
         let report = parse(&noisy);
         assert_eq!(
             report.unrecognised,
-            [
-                " 0 / 20000 [----------------------]   0.00%",
-                " 20000 / 20000 Boooooo! 100.00% 1s",
-                "2026/11/21 05:03:54 INFO: [core] x",
-            ]
+            [" 0 / 20000 [----------------------]   0.00%", " 20000 / 20000 Boooooo! 100.00% 1s", "2026/11/21 05:03:54 INFO: [core] x",]
         );
-        assert_eq!(
-            Report {
-                unrecognised: vec![],
-                ..report.clone()
-            },
-            parse(&text)
-        );
+        assert_eq!(Report { unrecognised: vec![], ..report.clone() }, parse(&text));
         assert!(judge(&report, Some(20_000), RunExit::SUCCESS).valid);
     }
 
@@ -886,19 +718,9 @@ mod tests {
         let report = parse(&format!("{text}{text}"));
         assert_eq!(report.summary, parse(&text).summary);
         assert_eq!(report.histogram.len(), 11);
-        assert_eq!(
-            report.repeated_sections,
-            [
-                "Summary:",
-                "Response time histogram:",
-                "Latency distribution:"
-            ]
-        );
+        assert_eq!(report.repeated_sections, ["Summary:", "Response time histogram:", "Latency distribution:"]);
         let v = judge(&report, Some(20_000), RunExit::SUCCESS);
-        assert_eq!(
-            v.reasons,
-            ["more than one report in the output (repeated: Summary:, Response time histogram:, Latency distribution:)"]
-        );
+        assert_eq!(v.reasons, ["more than one report in the output (repeated: Summary:, Response time histogram:, Latency distribution:)"]);
     }
 
     #[test]
@@ -906,10 +728,7 @@ mod tests {
         let text = "\nSummary:\n  Total:\t1.5e-05 secs.\n  Slowest:\t2e-05 secs.\n  Fastest:\t1e-05 secs.\n  \
                     Average:\t1.5e-05 secs.\n  Stddev:\t0 secs.\n  Requests/sec:\t1.2345678e+06\n";
         let report = parse(text);
-        assert_eq!(
-            report.summary,
-            summary([1.5e-5, 2e-5, 1e-5, 1.5e-5, 0.0, 1_234_567.8])
-        );
+        assert_eq!(report.summary, summary([1.5e-5, 2e-5, 1e-5, 1.5e-5, 0.0, 1_234_567.8]));
         assert!(report.unrecognised.is_empty());
     }
 
@@ -920,10 +739,7 @@ mod tests {
                     Latency distribution:\n  99.9% in 0.1\n";
         let report = parse(text);
         let s = report.summary.clone().unwrap();
-        assert_eq!(
-            (s.total_secs, s.slowest_secs, s.fastest_secs),
-            (None, None, Some(0.1))
-        );
+        assert_eq!((s.total_secs, s.slowest_secs, s.fastest_secs), (None, None, Some(0.1)));
         assert_eq!(report.histogram, [(0.1, 2)]);
         assert!(report.percentiles.is_empty());
         assert_eq!(
@@ -945,40 +761,23 @@ mod tests {
         // serde_json writes the shortest representation that reads back to the same f64, so
         // the numbers printed by `--precise` appear as printed.
         let json = serde_json::to_string(&parse(&fixture("stm-3.6-precise.txt"))).unwrap();
-        for printed in [
-            "0.015051353100000001",
-            "0.09137463570000001",
-            "0.017270506097200034",
-            "5666.952721594959",
-        ] {
+        for printed in ["0.015051353100000001", "0.09137463570000001", "0.017270506097200034", "5666.952721594959"] {
             assert!(json.contains(printed), "{printed} not in {json}");
         }
         let json = serde_json::to_value(parse(&fixture("put-3.6-default-precision.txt"))).unwrap();
         assert_eq!(json["percentiles"][7], serde_json::json!([99.9, 0.02]));
         assert_eq!(json["histogram"][1], serde_json::json!([0.003, 937]));
-        assert_eq!(
-            json["summary"]["requests_per_sec"],
-            serde_json::json!(15480.3636)
-        );
+        assert_eq!(json["summary"]["requests_per_sec"], serde_json::json!(15480.3636));
     }
 
     #[test]
     fn report_round_trips_through_json() {
         // stm-3.6-precise.txt needs serde_json's `float_roundtrip` feature: without it the
         // reader can be 1 ulp off on long `%g` numbers such as 0.015051353100000001.
-        for name in [
-            "stm-3.6-precise.txt",
-            "put-3.6-default-precision.txt",
-            "put-3.6-sample-flag.txt",
-            "put-3.6-all-requests-failed.txt",
-        ] {
+        for name in ["stm-3.6-precise.txt", "put-3.6-default-precision.txt", "put-3.6-sample-flag.txt", "put-3.6-all-requests-failed.txt"] {
             let report = parse(&fixture(name));
             let json = serde_json::to_string(&report).unwrap();
-            assert_eq!(
-                serde_json::from_str::<Report>(&json).unwrap(),
-                report,
-                "{name}"
-            );
+            assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), report, "{name}");
         }
     }
 
@@ -1026,18 +825,8 @@ mod tests {
             ("99999999999999999999999999999999999999999h", "out of range"),
         ];
         for &(input, reason) in bad {
-            assert_eq!(
-                parse_go_duration(input),
-                Err(DurationError {
-                    input: input.to_owned(),
-                    reason
-                }),
-                "{input}"
-            );
+            assert_eq!(parse_go_duration(input), Err(DurationError { input: input.to_owned(), reason }), "{input}");
         }
-        assert_eq!(
-            parse_go_duration("1x").unwrap_err().to_string(),
-            r#"invalid Go duration "1x": unknown unit"#
-        );
+        assert_eq!(parse_go_duration("1x").unwrap_err().to_string(), r#"invalid Go duration "1x": unknown unit"#);
     }
 }

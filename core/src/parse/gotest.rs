@@ -116,12 +116,7 @@ fn result_line(line: &str) -> Option<BenchResult> {
         })
         .collect::<Option<Vec<_>>>()?;
     let (name, procs) = split_procs(full_name);
-    Some(BenchResult {
-        name: name.to_owned(),
-        procs,
-        iterations,
-        values,
-    })
+    Some(BenchResult { name: name.to_owned(), procs, iterations, values })
 }
 
 /// `BenchmarkX/a-b-8` -> (`BenchmarkX/a-b`, Some(8)); no numeric suffix -> (name, None).
@@ -140,8 +135,7 @@ fn split_procs(name: &str) -> (&str, Option<u32>) {
 /// character, and space separates `key:` from the value, which may be empty.
 fn config_line(raw: &str) -> Option<(&str, &str)> {
     let (key, value) = raw.split_once(':')?;
-    let valid_key = key.chars().next().is_some_and(char::is_lowercase)
-        && !key.chars().any(|c| c.is_whitespace() || c.is_uppercase());
+    let valid_key = key.chars().next().is_some_and(char::is_lowercase) && !key.chars().any(|c| c.is_whitespace() || c.is_uppercase());
     let separated = value.is_empty() || value.starts_with([' ', '\t']);
     (valid_key && separated).then(|| (key, value.trim()))
 }
@@ -155,11 +149,7 @@ pub fn judge(output: &Output, exit: RunExit) -> Validity {
             Some(first) => format!(
                 "failure reported ({} line{}), first: {first}",
                 output.failure_lines.len(),
-                if output.failure_lines.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                }
+                if output.failure_lines.len() == 1 { "" } else { "s" }
             ),
             None => "failure reported".to_owned(),
         });
@@ -175,27 +165,16 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/../tests/fixtures/gotest/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/../tests/fixtures/gotest/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
     }
 
     fn r(name: &str, procs: Option<u32>, iterations: u64, values: &[(&str, f64)]) -> BenchResult {
-        BenchResult {
-            name: name.to_owned(),
-            procs,
-            iterations,
-            values: values.iter().map(|&(u, v)| (u.to_owned(), v)).collect(),
-        }
+        BenchResult { name: name.to_owned(), procs, iterations, values: values.iter().map(|&(u, v)| (u.to_owned(), v)).collect() }
     }
 
     fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|&(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+        pairs.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())).collect()
     }
 
     const NO_ALLOC: [(&str, f64); 2] = [("B/op", 0.0), ("allocs/op", 0.0)];
@@ -208,82 +187,17 @@ mod tests {
     fn strconv_fixture() {
         let got = parse(&fixture("strconv.txt"));
         let want = Output {
-            config: config(&[
-                ("cpu", "Intel(R) Xeon(R) CPU @ 2.20GHz"),
-                ("goarch", "amd64"),
-                ("goos", "linux"),
-                ("pkg", "strconv"),
-            ]),
+            config: config(&[("cpu", "Intel(R) Xeon(R) CPU @ 2.20GHz"), ("goarch", "amd64"), ("goos", "linux"), ("pkg", "strconv")]),
             results: vec![
-                r(
-                    "BenchmarkAtof64Decimal",
-                    Some(2),
-                    58231702,
-                    &with_mem(20.61),
-                ),
-                r(
-                    "BenchmarkAtof64Decimal",
-                    Some(2),
-                    57962110,
-                    &with_mem(20.73),
-                ),
-                r(
-                    "BenchmarkAtof64FloatExp",
-                    Some(2),
-                    21786471,
-                    &with_mem(55.02),
-                ),
-                r(
-                    "BenchmarkFormatFloat/Decimal",
-                    Some(2),
-                    11836245,
-                    &with_mem(101.4),
-                ),
-                r(
-                    "BenchmarkFormatFloat/Slowpath64",
-                    Some(2),
-                    178734,
-                    &with_mem(6712.0),
-                ),
-                r(
-                    "BenchmarkAppendQuote",
-                    Some(2),
-                    4018327,
-                    &[
-                        ("ns/op", 298.6),
-                        ("MB/s", 68.97),
-                        ("B/op", 0.0),
-                        ("allocs/op", 0.0),
-                    ],
-                ),
-                r(
-                    "BenchmarkParseInt/Pos/7bit",
-                    Some(2),
-                    100000000,
-                    &with_mem(10.37),
-                ),
-                r(
-                    "BenchmarkItoa",
-                    None,
-                    54311068,
-                    &[
-                        ("ns/op", 22.08),
-                        ("digits/op", 3.0),
-                        ("B/op", 8.0),
-                        ("allocs/op", 1.0),
-                    ],
-                ),
-                r(
-                    "BenchmarkItoa",
-                    Some(2),
-                    64125708,
-                    &[
-                        ("ns/op", 18.66),
-                        ("digits/op", 3.0),
-                        ("B/op", 8.0),
-                        ("allocs/op", 1.0),
-                    ],
-                ),
+                r("BenchmarkAtof64Decimal", Some(2), 58231702, &with_mem(20.61)),
+                r("BenchmarkAtof64Decimal", Some(2), 57962110, &with_mem(20.73)),
+                r("BenchmarkAtof64FloatExp", Some(2), 21786471, &with_mem(55.02)),
+                r("BenchmarkFormatFloat/Decimal", Some(2), 11836245, &with_mem(101.4)),
+                r("BenchmarkFormatFloat/Slowpath64", Some(2), 178734, &with_mem(6712.0)),
+                r("BenchmarkAppendQuote", Some(2), 4018327, &[("ns/op", 298.6), ("MB/s", 68.97), ("B/op", 0.0), ("allocs/op", 0.0)]),
+                r("BenchmarkParseInt/Pos/7bit", Some(2), 100000000, &with_mem(10.37)),
+                r("BenchmarkItoa", None, 54311068, &[("ns/op", 22.08), ("digits/op", 3.0), ("B/op", 8.0), ("allocs/op", 1.0)]),
+                r("BenchmarkItoa", Some(2), 64125708, &[("ns/op", 18.66), ("digits/op", 3.0), ("B/op", 8.0), ("allocs/op", 1.0)]),
             ],
             passed: true,
             failed: false,
@@ -293,10 +207,7 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(got.results[5].value("MB/s"), Some(68.97));
         assert_eq!(got.results[5].value("GB/s"), None);
-        assert_eq!(
-            judge(&got, RunExit::SUCCESS),
-            Validity::from_reasons(vec![])
-        );
+        assert_eq!(judge(&got, RunExit::SUCCESS), Validity::from_reasons(vec![]));
     }
 
     #[test]
@@ -304,33 +215,14 @@ mod tests {
         let got = parse(&fixture("strconv-fail.txt"));
         let names: Vec<&str> = got.results.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["BenchmarkAtof64Decimal", "BenchmarkItoa"]);
-        assert_eq!(
-            got.results[1],
-            r("BenchmarkItoa", Some(2), 64125708, &[("ns/op", 18.66)])
-        );
+        assert_eq!(got.results[1], r("BenchmarkItoa", Some(2), 64125708, &[("ns/op", 18.66)]));
         assert!(got.failed && !got.passed);
-        assert_eq!(
-            got.failure_lines,
-            [
-                "--- FAIL: BenchmarkAtof64Broken-2",
-                "FAIL",
-                "FAIL\tstrconv\t4.112s"
-            ]
-        );
-        assert_eq!(
-            got.unrecognised,
-            [
-                "    atof_test.go:731: ParseFloat(\"1e23\") = 1.0000000000000001e+23, want 1e+23",
-                "exit status 1"
-            ]
-        );
+        assert_eq!(got.failure_lines, ["--- FAIL: BenchmarkAtof64Broken-2", "FAIL", "FAIL\tstrconv\t4.112s"]);
+        assert_eq!(got.unrecognised, ["    atof_test.go:731: ParseFloat(\"1e23\") = 1.0000000000000001e+23, want 1e+23", "exit status 1"]);
         assert_eq!(got.config.len(), 4);
         assert_eq!(
             judge(&got, RunExit::exited(1)).reasons,
-            [
-                "exited with code 1",
-                "failure reported (3 lines), first: --- FAIL: BenchmarkAtof64Broken-2"
-            ]
+            ["exited with code 1", "failure reported (3 lines), first: --- FAIL: BenchmarkAtof64Broken-2"]
         );
         // The output alone is enough to reject it.
         assert!(!judge(&got, RunExit::SUCCESS).valid);
@@ -339,43 +231,16 @@ mod tests {
     #[test]
     fn result_lines() {
         let cases: &[(&str, Option<BenchResult>)] = &[
-            (
-                "BenchmarkX-8 \t 100\t 12.5 ns/op",
-                Some(r("BenchmarkX", Some(8), 100, &[("ns/op", 12.5)])),
-            ),
-            (
-                "Benchmark 1 2 ns/op",
-                Some(r("Benchmark", None, 1, &[("ns/op", 2.0)])),
-            ),
-            (
-                "Benchmark_x-4 1 2 ns/op",
-                Some(r("Benchmark_x", Some(4), 1, &[("ns/op", 2.0)])),
-            ),
-            (
-                "BenchmarkÄpfel 1 2 ns/op",
-                Some(r("BenchmarkÄpfel", None, 1, &[("ns/op", 2.0)])),
-            ),
-            (
-                "BenchmarkX/a-b-16 1 2 ns/op",
-                Some(r("BenchmarkX/a-b", Some(16), 1, &[("ns/op", 2.0)])),
-            ),
+            ("BenchmarkX-8 \t 100\t 12.5 ns/op", Some(r("BenchmarkX", Some(8), 100, &[("ns/op", 12.5)]))),
+            ("Benchmark 1 2 ns/op", Some(r("Benchmark", None, 1, &[("ns/op", 2.0)]))),
+            ("Benchmark_x-4 1 2 ns/op", Some(r("Benchmark_x", Some(4), 1, &[("ns/op", 2.0)]))),
+            ("BenchmarkÄpfel 1 2 ns/op", Some(r("BenchmarkÄpfel", None, 1, &[("ns/op", 2.0)]))),
+            ("BenchmarkX/a-b-16 1 2 ns/op", Some(r("BenchmarkX/a-b", Some(16), 1, &[("ns/op", 2.0)]))),
             // The format's own ambiguity: with GOMAXPROCS=1 there is no suffix.
-            (
-                "BenchmarkX/size-1024 1 2 ns/op",
-                Some(r("BenchmarkX/size", Some(1024), 1, &[("ns/op", 2.0)])),
-            ),
-            (
-                "BenchmarkX/size- 1 2 ns/op",
-                Some(r("BenchmarkX/size-", None, 1, &[("ns/op", 2.0)])),
-            ),
-            (
-                "BenchmarkX-99999999999 1 2 ns/op",
-                Some(r("BenchmarkX-99999999999", None, 1, &[("ns/op", 2.0)])),
-            ),
-            (
-                "BenchmarkX 5 1e+06 ns/op 3 x",
-                Some(r("BenchmarkX", None, 5, &[("ns/op", 1e6), ("x", 3.0)])),
-            ),
+            ("BenchmarkX/size-1024 1 2 ns/op", Some(r("BenchmarkX/size", Some(1024), 1, &[("ns/op", 2.0)]))),
+            ("BenchmarkX/size- 1 2 ns/op", Some(r("BenchmarkX/size-", None, 1, &[("ns/op", 2.0)]))),
+            ("BenchmarkX-99999999999 1 2 ns/op", Some(r("BenchmarkX-99999999999", None, 1, &[("ns/op", 2.0)]))),
+            ("BenchmarkX 5 1e+06 ns/op 3 x", Some(r("BenchmarkX", None, 5, &[("ns/op", 1e6), ("x", 3.0)]))),
             ("Benchmarkx 1 2 ns/op", None),
             ("BenchmarX 1 2 ns/op", None),
             ("BenchmarkX-2 100", None),
@@ -389,11 +254,7 @@ mod tests {
         for (line, want) in cases {
             let got = parse(line);
             assert_eq!(got.results.first(), want.as_ref(), "{line}");
-            assert_eq!(
-                got.unrecognised.len(),
-                usize::from(want.is_none()),
-                "{line}"
-            );
+            assert_eq!(got.unrecognised.len(), usize::from(want.is_none()), "{line}");
         }
     }
 
@@ -401,10 +262,7 @@ mod tests {
     fn config_lines() {
         let cases: &[(&str, Option<(&str, &str)>)] = &[
             ("goos: linux", Some(("goos", "linux"))),
-            (
-                "cpu: Intel(R) Xeon(R) CPU @ 2.20GHz  ",
-                Some(("cpu", "Intel(R) Xeon(R) CPU @ 2.20GHz")),
-            ),
+            ("cpu: Intel(R) Xeon(R) CPU @ 2.20GHz  ", Some(("cpu", "Intel(R) Xeon(R) CPU @ 2.20GHz"))),
             ("cpu-speed:\t3GHz", Some(("cpu-speed", "3GHz"))),
             ("pkg:", Some(("pkg", ""))),
             ("note: a: b", Some(("note", "a: b"))),
@@ -419,16 +277,9 @@ mod tests {
         ];
         for (line, want) in cases {
             let got = parse(line);
-            let want: BTreeMap<String, String> = want
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
+            let want: BTreeMap<String, String> = want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
             assert_eq!(got.config, want, "{line}");
-            assert_eq!(
-                got.unrecognised.len(),
-                usize::from(want.is_empty()),
-                "{line}"
-            );
+            assert_eq!(got.unrecognised.len(), usize::from(want.is_empty()), "{line}");
         }
     }
 
@@ -444,16 +295,8 @@ mod tests {
             ("FAIL strconv [build failed]", false, true),
             ("--- FAIL: BenchmarkX-2", false, true),
             ("    --- FAIL: BenchmarkX/sub-2", false, true),
-            (
-                "panic: runtime error: index out of range [3] with length 3",
-                false,
-                true,
-            ),
-            (
-                "fatal error: all goroutines are asleep - deadlock!",
-                false,
-                true,
-            ),
+            ("panic: runtime error: index out of range [3] with length 3", false, true),
+            ("fatal error: all goroutines are asleep - deadlock!", false, true),
             ("--- SKIP: BenchmarkX", false, false),
             ("--- BENCH: BenchmarkX-2", false, false),
             ("FAILED", false, false),
@@ -471,13 +314,7 @@ mod tests {
                     pkg: bytes\r\nBenchmarkB-2\t20\t2 ns/op\r\nPASS\r\nok  \tbytes\t1s\r\n";
         let got = parse(text);
         assert_eq!(got.config, config(&[("goos", "linux"), ("pkg", "bytes")]));
-        assert_eq!(
-            got.results,
-            [
-                r("BenchmarkA", Some(2), 10, &[("ns/op", 1.0)]),
-                r("BenchmarkB", Some(2), 20, &[("ns/op", 2.0)])
-            ]
-        );
+        assert_eq!(got.results, [r("BenchmarkA", Some(2), 10, &[("ns/op", 1.0)]), r("BenchmarkB", Some(2), 20, &[("ns/op", 2.0)])]);
         assert!(got.passed && !got.failed && got.unrecognised.is_empty());
     }
 
@@ -487,24 +324,9 @@ mod tests {
         let cases: &[(&str, RunExit, &[&str])] = &[
             ("good", RunExit::SUCCESS, &[]),
             ("good", RunExit::exited(2), &["exited with code 2"]),
-            (
-                "good",
-                RunExit {
-                    code: None,
-                    timed_out: true,
-                },
-                &["run timed out and was stopped"],
-            ),
+            ("good", RunExit { code: None, timed_out: true }, &["run timed out and was stopped"]),
             ("empty", RunExit::SUCCESS, &["no benchmark results"]),
-            (
-                "panic",
-                RunExit::exited(2),
-                &[
-                    "exited with code 2",
-                    "failure reported (1 line), first: panic: boom",
-                    "no benchmark results",
-                ],
-            ),
+            ("panic", RunExit::exited(2), &["exited with code 2", "failure reported (1 line), first: panic: boom", "no benchmark results"]),
         ];
         for &(which, exit, want) in cases {
             let output = match which {
@@ -514,14 +336,8 @@ mod tests {
             };
             assert_eq!(judge(&output, exit).reasons, want, "{which} {exit:?}");
         }
-        let flagged = Output {
-            failed: true,
-            ..good
-        };
-        assert_eq!(
-            judge(&flagged, RunExit::SUCCESS).reasons,
-            ["failure reported"]
-        );
+        let flagged = Output { failed: true, ..good };
+        assert_eq!(judge(&flagged, RunExit::SUCCESS).reasons, ["failure reported"]);
     }
 
     #[test]

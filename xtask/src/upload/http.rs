@@ -48,12 +48,7 @@ enum Failure {
 }
 
 impl Horreum {
-    pub fn new(
-        key: ApiKey,
-        timeout: Duration,
-        quick_retries: u32,
-        verbose: bool,
-    ) -> anyhow::Result<Horreum> {
+    pub fn new(key: ApiKey, timeout: Duration, quick_retries: u32, verbose: bool) -> anyhow::Result<Horreum> {
         // reqwest is built without a bundled crypto provider; rustls with ring is ours.
         // Installing twice is harmless (the second call returns Err and changes nothing).
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -63,13 +58,7 @@ impl Horreum {
             .user_agent(concat!("gobench-xtask/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot build the HTTP client")?;
-        Ok(Horreum {
-            client,
-            key,
-            verbose,
-            quick_retries,
-            timeout,
-        })
+        Ok(Horreum { client, key, verbose, quick_retries, timeout })
     }
 
     pub fn key(&self) -> &ApiKey {
@@ -77,23 +66,15 @@ impl Horreum {
     }
 
     fn key_header(&self) -> anyhow::Result<HeaderValue> {
-        let mut value = HeaderValue::from_str(self.key.expose()).map_err(|_| {
-            anyhow::anyhow!("the Horreum API key contains characters not allowed in an HTTP header")
-        })?;
+        let mut value = HeaderValue::from_str(self.key.expose())
+            .map_err(|_| anyhow::anyhow!("the Horreum API key contains characters not allowed in an HTTP header"))?;
         value.set_sensitive(true);
         Ok(value)
     }
 
     /// Sends one request; returns status and body text (redacted, shortened).
-    fn send(
-        &self,
-        method: &str,
-        url: &str,
-        request: RequestBuilder,
-    ) -> Result<(u16, String), Failure> {
-        let header = self
-            .key_header()
-            .map_err(|e| Failure::Other(e.to_string()))?;
+    fn send(&self, method: &str, url: &str, request: RequestBuilder) -> Result<(u16, String), Failure> {
+        let header = self.key_header().map_err(|e| Failure::Other(e.to_string()))?;
         if self.verbose {
             eprintln!("{method} {}", self.key.redact(url));
         }
@@ -119,10 +100,7 @@ impl Horreum {
                 Err(if e.is_connect() {
                     Failure::Connect(text)
                 } else if e.is_timeout() {
-                    Failure::Timeout(format!(
-                        "no answer within {} s: {text}",
-                        self.timeout.as_secs_f64()
-                    ))
+                    Failure::Timeout(format!("no answer within {} s: {text}", self.timeout.as_secs_f64()))
                 } else {
                     Failure::Other(text)
                 })
@@ -135,41 +113,21 @@ impl Horreum {
         let delays = ledger::quick_retry_delays_ms(self.quick_retries);
         let mut attempt = 0usize;
         loop {
-            let request = self
-                .client
-                .post(url)
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.to_vec());
+            let request = self.client.post(url).header(CONTENT_TYPE, "application/json").body(body.to_vec());
             let reason = match self.send("POST", url, request) {
                 Ok((status, text)) => match ledger::classify(status) {
                     Outcome::Created => return PostResult::Created(ledger::parse_run_ids(&text)),
                     Outcome::NoRun => return PostResult::NoRun,
-                    Outcome::KeyProblem => {
-                        return PostResult::KeyProblem {
-                            status,
-                            message: text,
-                        }
-                    }
-                    Outcome::Rejected => {
-                        return PostResult::Rejected {
-                            status,
-                            message: text,
-                        }
-                    }
+                    Outcome::KeyProblem => return PostResult::KeyProblem { status, message: text },
+                    Outcome::Rejected => return PostResult::Rejected { status, message: text },
                     Outcome::Transient => format!("HTTP {status}: {}", or_empty(&text)),
                 },
                 Err(Failure::Connect(text)) => format!("connection failed: {text}"),
                 Err(Failure::Timeout(text)) => {
-                    return PostResult::Transient {
-                        reason: format!("timed out: {text}"),
-                        maybe_delivered: true,
-                    }
+                    return PostResult::Transient { reason: format!("timed out: {text}"), maybe_delivered: true }
                 }
                 Err(Failure::Other(text)) => {
-                    return PostResult::Transient {
-                        reason: format!("request failed: {text}"),
-                        maybe_delivered: true,
-                    }
+                    return PostResult::Transient { reason: format!("request failed: {text}"), maybe_delivered: true }
                 }
             };
             match delays.get(attempt) {
@@ -180,31 +138,20 @@ impl Horreum {
                     std::thread::sleep(Duration::from_millis(*ms));
                     attempt += 1;
                 }
-                None => {
-                    return PostResult::Transient {
-                        reason,
-                        maybe_delivered: false,
-                    }
-                }
+                None => return PostResult::Transient { reason, maybe_delivered: false },
             }
         }
     }
 
     /// `GET url`, for setup; returns status and body.
     pub fn get(&self, url: &str) -> anyhow::Result<(u16, String)> {
-        self.send("GET", url, self.client.get(url))
-            .map_err(|f| failure_error(url, f, &self.key))
+        self.send("GET", url, self.client.get(url)).map_err(|f| failure_error(url, f, &self.key))
     }
 
     /// `POST url` with a JSON body, for setup; returns status and body.
     pub fn post_json(&self, url: &str, body: &serde_json::Value) -> anyhow::Result<(u16, String)> {
-        let request = self
-            .client
-            .post(url)
-            .header(CONTENT_TYPE, "application/json")
-            .body(body.to_string());
-        self.send("POST", url, request)
-            .map_err(|f| failure_error(url, f, &self.key))
+        let request = self.client.post(url).header(CONTENT_TYPE, "application/json").body(body.to_string());
+        self.send("POST", url, request).map_err(|f| failure_error(url, f, &self.key))
     }
 }
 

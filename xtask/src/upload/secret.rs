@@ -50,11 +50,7 @@ impl fmt::Display for ApiKey {
 
 /// Finds the key: `--api-key-file` first, then `$HORREUM_API_KEY`, then the config's
 /// `api_key_file`.
-pub fn find_api_key(
-    flag_file: Option<&Path>,
-    env_value: Option<String>,
-    config_file: Option<&Path>,
-) -> anyhow::Result<ApiKey> {
+pub fn find_api_key(flag_file: Option<&Path>, env_value: Option<String>, config_file: Option<&Path>) -> anyhow::Result<ApiKey> {
     if let Some(path) = flag_file {
         return read_key_file(path);
     }
@@ -72,14 +68,12 @@ pub fn find_api_key(
 
 /// Reads a key file that only its owner may read.
 pub fn read_key_file(path: &Path) -> anyhow::Result<ApiKey> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("cannot read API key file {}", path.display()))?;
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read API key file {}", path.display()))?;
     if !meta.is_file() {
         bail!("API key file {} is not a regular file", path.display());
     }
     check_owner_only(path, &meta)?;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read API key file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read API key file {}", path.display()))?;
     ApiKey::new(&text, &format!("file {}", path.display()))
 }
 

@@ -23,54 +23,14 @@ pub struct LabelDef {
 }
 
 pub const LABELS: &[LabelDef] = &[
-    LabelDef {
-        name: "go_commit",
-        jsonpath: "$.provenance.go.sha",
-        filtering: true,
-        metrics: false,
-    },
-    LabelDef {
-        name: "go_version",
-        jsonpath: "$.provenance.go.version",
-        filtering: true,
-        metrics: false,
-    },
-    LabelDef {
-        name: "etcd_ref",
-        jsonpath: "$.provenance.workload.ref",
-        filtering: true,
-        metrics: false,
-    },
-    LabelDef {
-        name: "benchmark",
-        jsonpath: "$.benchmark",
-        filtering: true,
-        metrics: false,
-    },
-    LabelDef {
-        name: "host",
-        jsonpath: "$.host.name",
-        filtering: true,
-        metrics: false,
-    },
-    LabelDef {
-        name: "rps",
-        jsonpath: "$.results.rps",
-        filtering: false,
-        metrics: true,
-    },
-    LabelDef {
-        name: "latency_average",
-        jsonpath: "$.results.latency.average",
-        filtering: false,
-        metrics: true,
-    },
-    LabelDef {
-        name: "latency_p99_9",
-        jsonpath: "$.results.latency.p99_9",
-        filtering: false,
-        metrics: true,
-    },
+    LabelDef { name: "go_commit", jsonpath: "$.provenance.go.sha", filtering: true, metrics: false },
+    LabelDef { name: "go_version", jsonpath: "$.provenance.go.version", filtering: true, metrics: false },
+    LabelDef { name: "etcd_ref", jsonpath: "$.provenance.workload.ref", filtering: true, metrics: false },
+    LabelDef { name: "benchmark", jsonpath: "$.benchmark", filtering: true, metrics: false },
+    LabelDef { name: "host", jsonpath: "$.host.name", filtering: true, metrics: false },
+    LabelDef { name: "rps", jsonpath: "$.results.rps", filtering: false, metrics: true },
+    LabelDef { name: "latency_average", jsonpath: "$.results.latency.average", filtering: false, metrics: true },
+    LabelDef { name: "latency_p99_9", jsonpath: "$.results.latency.p99_9", filtering: false, metrics: true },
 ];
 
 /// The seed's change detection: relative difference of means, 10%, window 5, 10 previous runs.
@@ -151,35 +111,26 @@ pub fn variables_doc() -> Value {
 
 /// The files `horreum-setup` writes: name and pretty JSON with a final newline.
 pub fn files() -> Vec<(&'static str, String)> {
-    [
-        ("schema.json", schema_doc()),
-        ("labels.json", labels_doc()),
-        ("variables.json", variables_doc()),
-    ]
-    .into_iter()
-    .map(|(name, doc)| {
-        let mut text = serde_json::to_string_pretty(&doc).expect("json serialises");
-        text.push('\n');
-        (name, text)
-    })
-    .collect()
+    [("schema.json", schema_doc()), ("labels.json", labels_doc()), ("variables.json", variables_doc())]
+        .into_iter()
+        .map(|(name, doc)| {
+            let mut text = serde_json::to_string_pretty(&doc).expect("json serialises");
+            text.push('\n');
+            (name, text)
+        })
+        .collect()
 }
 
 fn expect_ok(what: &str, url: &str, (status, body): (u16, String)) -> anyhow::Result<String> {
     if (200..300).contains(&status) {
         Ok(body)
     } else {
-        bail!(
-            "{what} failed: {url} answered {status}: {}",
-            or_empty(&body)
-        )
+        bail!("{what} failed: {url} answered {status}: {}", or_empty(&body))
     }
 }
 
 fn parse_id(what: &str, body: &str) -> anyhow::Result<i64> {
-    body.trim()
-        .parse()
-        .with_context(|| format!("{what}: expected an id, Horreum answered {:?}", body.trim()))
+    body.trim().parse().with_context(|| format!("{what}: expected an id, Horreum answered {:?}", body.trim()))
 }
 
 /// Creates or updates the schema, its labels and the test's variables on Horreum.
@@ -200,11 +151,7 @@ pub fn apply(horreum: &Horreum, target: &UploadTarget) -> anyhow::Result<()> {
     // Schema: update in place when one with our URI exists.
     let url = format!("{base}/api/schema/idByUri/{}", encode(RESULT_SCHEMA));
     let (status, body) = horreum.get(&url)?;
-    let existing = if status == 200 {
-        Some(parse_id("schema lookup", &body)?)
-    } else {
-        None
-    };
+    let existing = if status == 200 { Some(parse_id("schema lookup", &body)?) } else { None };
     let mut schema = schema_doc();
     schema["owner"] = json!(target.owner);
     schema["access"] = json!(target.access.as_str());
@@ -212,10 +159,7 @@ pub fn apply(horreum: &Horreum, target: &UploadTarget) -> anyhow::Result<()> {
         schema["id"] = json!(id);
     }
     let url = format!("{base}/api/schema");
-    let schema_id = parse_id(
-        "schema upload",
-        &expect_ok("schema upload", &url, horreum.post_json(&url, &schema)?)?,
-    )?;
+    let schema_id = parse_id("schema upload", &expect_ok("schema upload", &url, horreum.post_json(&url, &schema)?)?)?;
     println!("schema {RESULT_SCHEMA}: id {schema_id}");
 
     // Labels: keep ids of labels that already exist by name.
@@ -224,22 +168,13 @@ pub fn apply(horreum: &Horreum, target: &UploadTarget) -> anyhow::Result<()> {
         .with_context(|| format!("label list from {url} is not JSON"))?;
     for mut label in labels_doc().as_array().cloned().unwrap_or_default() {
         let name = label["name"].clone();
-        if let Some(id) = current
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|l| l["name"] == name)
-            .map(|l| l["id"].clone())
-        {
+        if let Some(id) = current.as_array().into_iter().flatten().find(|l| l["name"] == name).map(|l| l["id"].clone()) {
             label["id"] = id;
         }
         label["owner"] = json!(target.owner);
         label["access"] = json!(target.access.as_str());
         label["schemaId"] = json!(schema_id);
-        let id = parse_id(
-            "label upload",
-            &expect_ok("label upload", &url, horreum.post_json(&url, &label)?)?,
-        )?;
+        let id = parse_id("label upload", &expect_ok("label upload", &url, horreum.post_json(&url, &label)?)?)?;
         println!("label {}: id {id}", name.as_str().unwrap_or_default());
     }
 
@@ -248,12 +183,9 @@ pub fn apply(horreum: &Horreum, target: &UploadTarget) -> anyhow::Result<()> {
         Ok(id) => id,
         Err(_) => {
             let url = format!("{base}/api/test/byName/{}", encode(&target.test));
-            let test: Value =
-                serde_json::from_str(&expect_ok("test lookup", &url, horreum.get(&url)?)?)
-                    .with_context(|| format!("test from {url} is not JSON"))?;
-            test["id"]
-                .as_i64()
-                .with_context(|| format!("test {:?} from {url} has no id", target.test))?
+            let test: Value = serde_json::from_str(&expect_ok("test lookup", &url, horreum.get(&url)?)?)
+                .with_context(|| format!("test from {url} is not JSON"))?;
+            test["id"].as_i64().with_context(|| format!("test {:?} from {url} has no id", target.test))?
         }
     };
     let mut variables = variables_doc();
@@ -261,16 +193,8 @@ pub fn apply(horreum: &Horreum, target: &UploadTarget) -> anyhow::Result<()> {
         v["testId"] = json!(test_id);
     }
     let url = format!("{base}/api/alerting/variables?test={test_id}");
-    expect_ok(
-        "variables upload",
-        &url,
-        horreum.post_json(&url, &variables)?,
-    )?;
-    println!(
-        "test {}: {} change-detection variables",
-        target.test,
-        variables.as_array().map_or(0, Vec::len)
-    );
+    expect_ok("variables upload", &url, horreum.post_json(&url, &variables)?)?;
+    println!("test {}: {} change-detection variables", target.test, variables.as_array().map_or(0, Vec::len));
     Ok(())
 }
 
@@ -281,12 +205,7 @@ mod tests {
     #[test]
     fn labels_cover_the_agreed_paths() {
         let labels = labels_doc();
-        let paths: Vec<&str> = labels
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["extractors"][0]["jsonpath"].as_str().unwrap())
-            .collect();
+        let paths: Vec<&str> = labels.as_array().unwrap().iter().map(|l| l["extractors"][0]["jsonpath"].as_str().unwrap()).collect();
         for p in [
             "$.provenance.go.sha",
             "$.provenance.go.version",
@@ -316,8 +235,6 @@ mod tests {
     #[test]
     fn files_are_deterministic() {
         assert_eq!(files(), files());
-        assert!(files()
-            .iter()
-            .all(|(_, t)| t.ends_with("}\n") || t.ends_with("]\n")));
+        assert!(files().iter().all(|(_, t)| t.ends_with("}\n") || t.ends_with("]\n")));
     }
 }

@@ -22,12 +22,7 @@ struct Go {
 }
 
 fn go(name: &'static str, version: &'static str, n: u32, commit_time: &str) -> Go {
-    Go {
-        name,
-        version,
-        sha: sha(n),
-        commit_time: commit_time.to_string(),
-    }
+    Go { name, version, sha: sha(n), commit_time: commit_time.to_string() }
 }
 
 /// A fake but well-formed 40-digit commit SHA, distinct per `n`.
@@ -37,14 +32,7 @@ fn sha(n: u32) -> String {
 
 /// A result document of etcd@`wref` / `bench` on host `host`; each metric
 /// is (name, unit, direction, valid-run values).
-fn doc(
-    g: &Go,
-    started: &str,
-    wref: &str,
-    bench: &str,
-    host: &str,
-    metrics: &[(&str, &str, Direction, &[f64])],
-) -> ResultDoc {
+fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&str, &str, Direction, &[f64])]) -> ResultDoc {
     let image = |kind: &str| ImageRef {
         hash: format!("{kind}{}{}", g.sha, "0".repeat(20)),
         id: "sha256:".to_string() + &"1".repeat(64),
@@ -63,12 +51,7 @@ fn doc(
             .map(|(name, unit, direction, values)| {
                 (
                     name.to_string(),
-                    Metric {
-                        unit: unit.to_string(),
-                        direction: *direction,
-                        values: values.to_vec(),
-                        summary: stats::summarize(values),
-                    },
+                    Metric { unit: unit.to_string(), direction: *direction, values: values.to_vec(), summary: stats::summarize(values) },
                 )
             })
             .collect(),
@@ -91,10 +74,7 @@ fn doc(
             },
             image: image("abcd"),
             toolchain_image: image("beef"),
-            toolkit: Toolkit {
-                commit: sha(9),
-                dirty: false,
-            },
+            toolkit: Toolkit { commit: sha(9), dirty: false },
             command: vec!["benchmark".to_string(), bench.to_string()],
             server_cpus: None,
             client_cpus: None,
@@ -120,13 +100,8 @@ impl Project {
     fn new(detect: &str) -> Project {
         let dir = tempfile::tempdir().unwrap();
         let shipped = std::fs::read_to_string(workspace().join("toolchains.toml")).unwrap();
-        let at = shipped
-            .find("[detect]")
-            .expect("the shipped config has a [detect] table");
-        write(
-            &dir.path().join("toolchains.toml"),
-            &format!("{}[detect]\n{detect}\n", &shipped[..at]),
-        );
+        let at = shipped.find("[detect]").expect("the shipped config has a [detect] table");
+        write(&dir.path().join("toolchains.toml"), &format!("{}[detect]\n{detect}\n", &shipped[..at]));
         Project { dir }
     }
 
@@ -135,39 +110,24 @@ impl Project {
     }
 
     fn add(&self, rel: &str, doc: &ResultDoc) {
-        write(
-            &self.path().join(rel),
-            &serde_json::to_string_pretty(doc).unwrap(),
-        );
+        write(&self.path().join(rel), &serde_json::to_string_pretty(doc).unwrap());
     }
 
     /// Runs xtask; returns (exit code, stdout, stderr).
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .arg("--config")
-            .arg(self.path().join("toolchains.toml"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_xtask")).arg("--config").arg(self.path().join("toolchains.toml")).args(args).output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
     }
 
     fn code(&self, args: &[&str], want: i32) -> String {
         let (code, stdout, stderr) = self.run(args);
-        assert_eq!(
-            code, want,
-            "xtask {args:?} exited {code}, not {want}:\n{stdout}\n{stderr}"
-        );
+        assert_eq!(code, want, "xtask {args:?} exited {code}, not {want}:\n{stdout}\n{stderr}");
         stdout
     }
 }
 
-const DEFAULT_DETECT: &str =
-    "threshold = 0.10\nwindow = 5\nmin_previous = 10\naggregation = \"mean\"\nmax_age_days = 7\n";
+const DEFAULT_DETECT: &str = "threshold = 0.10\nwindow = 5\nmin_previous = 10\naggregation = \"mean\"\nmax_age_days = 7\n";
 
 /// Deterministic standard normal noise (splitmix64 + Box-Muller).
 struct Noise(u64);
@@ -209,13 +169,7 @@ fn day(days: f64) -> String {
             (y, m) = (y + 1, 1);
         }
     }
-    format!(
-        "{y}-{m:02}-{:02}T{:02}:{:02}:{:02}Z",
-        rest + 1,
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    format!("{y}-{m:02}-{:02}T{:02}:{:02}:{:02}Z", rest + 1, s / 3600, s / 60 % 60, s % 60)
 }
 
 /// A one-metric series on etcd@release-3.6/put: point `i` is Go commit `i`
@@ -223,14 +177,7 @@ fn day(days: f64) -> String {
 fn add_series(p: &Project, bench: &str, metric: (&str, &str, Direction), values: &[f64]) {
     for (i, v) in values.iter().enumerate() {
         let g = go("master", "go1.28.0", i as u32 + 1000, &day(i as f64));
-        let d = doc(
-            &g,
-            &day(i as f64 + 0.5),
-            "release-3.6",
-            bench,
-            "bench1",
-            &[(metric.0, metric.1, metric.2, &[*v])],
-        );
+        let d = doc(&g, &day(i as f64 + 0.5), "release-3.6", bench, "bench1", &[(metric.0, metric.1, metric.2, &[*v])]);
         p.add(&format!("results/{bench}/{i:04}.json"), &d);
     }
 }
@@ -259,10 +206,7 @@ fn compare_project() -> Project {
             "release-3.6",
             "put",
             "bench1",
-            &[
-                ("rps", "req/s", HI, &rps_a[..5]),
-                ("latency_average", "s", LO, &lat[..5]),
-            ],
+            &[("rps", "req/s", HI, &rps_a[..5]), ("latency_average", "s", LO, &lat[..5])],
         ),
     );
     p.add(
@@ -273,10 +217,7 @@ fn compare_project() -> Project {
             "release-3.6",
             "put",
             "bench1",
-            &[
-                ("rps", "req/s", HI, &rps_a[5..]),
-                ("latency_average", "s", LO, &lat[5..]),
-            ],
+            &[("rps", "req/s", HI, &rps_a[5..]), ("latency_average", "s", LO, &lat[5..])],
         ),
     );
     p.add(
@@ -287,33 +228,16 @@ fn compare_project() -> Project {
             "release-3.6",
             "put",
             "bench1",
-            &[
-                ("rps", "req/s", HI, &rps_b),
-                ("latency_average", "s", LO, &lat),
-            ],
+            &[("rps", "req/s", HI, &rps_b), ("latency_average", "s", LO, &lat)],
         ),
     );
     p.add(
         "results/a3.json",
-        &doc(
-            &old,
-            "2026-11-21T13:00:00Z",
-            "release-3.6",
-            "stm",
-            "bench1",
-            &[("rps", "req/s", HI, &[49.0, 50.0, 51.0])],
-        ),
+        &doc(&old, "2026-11-21T13:00:00Z", "release-3.6", "stm", "bench1", &[("rps", "req/s", HI, &[49.0, 50.0, 51.0])]),
     );
     p.add(
         "results/b3.json",
-        &doc(
-            &new,
-            "2026-11-21T14:00:00Z",
-            "release-3.6",
-            "stm",
-            "bench1",
-            &[("rps", "req/s", HI, &[54.0, 55.0, 56.0])],
-        ),
+        &doc(&new, "2026-11-21T14:00:00Z", "release-3.6", "stm", "bench1", &[("rps", "req/s", HI, &[54.0, 55.0, 56.0])]),
     );
     p
 }
@@ -324,10 +248,7 @@ fn compare_statistics_match_hand_worked_values() {
     let p = compare_project();
     let report = json(&p.code(&["compare", "go1.27", "master", "--json"], 0));
     let tables = report["tables"].as_array().unwrap();
-    let names: Vec<&str> = tables
-        .iter()
-        .map(|t| t["metric"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = tables.iter().map(|t| t["metric"].as_str().unwrap()).collect();
     assert_eq!(names, ["latency_average", "rps"]);
     let rps = &tables[1];
     let put = &rps["rows"][0];
@@ -336,35 +257,20 @@ fn compare_statistics_match_hand_worked_values() {
     // values is [x(2), x(9)] since P(Bin(10, 1/2) <= 1) = 11/1024 and 1 - 2 * 11/1024 >= 0.95 > 1 - 2 * 56/1024.
     assert_eq!(put["a"]["n"], 10);
     assert_eq!(put["a"]["median"], 104.5);
-    assert_eq!(
-        (put["a"]["ci_low"].as_f64(), put["a"]["ci_high"].as_f64()),
-        (Some(101.0), Some(108.0))
-    );
+    assert_eq!((put["a"]["ci_low"].as_f64(), put["a"]["ci_high"].as_f64()), (Some(101.0), Some(108.0)));
     // B = 0.9 A: -10%, and the samples do not overlap: exact U p = 2 / C(20, 10).
-    assert!(
-        (put["delta_pct"].as_f64().unwrap() + 10.0).abs() < 1e-9,
-        "{put}"
-    );
-    assert!(
-        (put["p_value"].as_f64().unwrap() - 2.0 / 184_756.0).abs() < 1e-15,
-        "{put}"
-    );
+    assert!((put["delta_pct"].as_f64().unwrap() + 10.0).abs() < 1e-9, "{put}");
+    assert!((put["p_value"].as_f64().unwrap() - 2.0 / 184_756.0).abs() < 1e-15, "{put}");
     assert_eq!(put["verdict"], "regression");
     assert_eq!(put["significant"], true);
     // stm: 3 vs 3 without overlap: p = 2 / C(6, 3) = 0.1, can never reach 0.05.
     let stm = &rps["rows"][1];
     assert!((stm["p_value"].as_f64().unwrap() - 0.1).abs() < 1e-12);
     assert_eq!(stm["verdict"], "no-change");
-    assert!(
-        stm["note"].as_str().unwrap().contains("too few runs"),
-        "{stm}"
-    );
+    assert!(stm["note"].as_str().unwrap().contains("too few runs"), "{stm}");
     // Geomean of the ratios 0.9 (put) and 55/50 (stm).
     let g = rps["geomean"]["delta_pct"].as_f64().unwrap();
-    assert!(
-        (g - ((0.9f64 * 1.1).sqrt() - 1.0) * 100.0).abs() < 1e-9,
-        "{g}"
-    );
+    assert!((g - ((0.9f64 * 1.1).sqrt() - 1.0) * 100.0).abs() < 1e-9, "{g}");
     // Identical latencies: p = 1, no change.
     let lat = &tables[0]["rows"][0];
     assert_eq!(lat["p_value"], 1.0);
@@ -372,34 +278,12 @@ fn compare_statistics_match_hand_worked_values() {
     assert_eq!(lat["verdict"], "no-change");
 
     // The minimum-magnitude gate: a 10% change is not significant at --min-change 15.
-    let gated = json(&p.code(
-        &[
-            "compare",
-            "go1.27",
-            "master",
-            "--json",
-            "--min-change",
-            "15",
-        ],
-        0,
-    ));
+    let gated = json(&p.code(&["compare", "go1.27", "master", "--json", "--min-change", "15"], 0));
     let put = &gated["tables"][1]["rows"][0];
-    assert_eq!(
-        (put["significant"].as_bool(), put["verdict"].as_str()),
-        (Some(false), Some("no-change"))
-    );
-    assert!(
-        put["note"]
-            .as_str()
-            .unwrap()
-            .contains("below --min-change 15%"),
-        "{put}"
-    );
+    assert_eq!((put["significant"].as_bool(), put["verdict"].as_str()), (Some(false), Some("no-change")));
+    assert!(put["note"].as_str().unwrap().contains("below --min-change 15%"), "{put}");
     // A stricter alpha than the 3 vs 3 minimum p keeps put significant.
-    let strict = json(&p.code(
-        &["compare", "go1.27", "master", "--json", "--alpha", "0.001"],
-        0,
-    ));
+    let strict = json(&p.code(&["compare", "go1.27", "master", "--json", "--alpha", "0.001"], 0));
     assert_eq!(strict["tables"][1]["rows"][0]["verdict"], "regression");
 }
 
@@ -407,43 +291,15 @@ fn compare_statistics_match_hand_worked_values() {
 #[test]
 fn compare_renderings_are_golden() {
     let p = compare_project();
-    golden(
-        "analysis/compare.txt",
-        &p.code(&["compare", "go1.27", "master"], 0),
-    );
-    golden(
-        "analysis/compare.json",
-        &p.code(&["compare", "go1.27", "master", "--json"], 0),
-    );
-    golden(
-        "analysis/compare.csv",
-        &p.code(&["compare", "go1.27", "master", "--csv"], 0),
-    );
+    golden("analysis/compare.txt", &p.code(&["compare", "go1.27", "master"], 0));
+    golden("analysis/compare.json", &p.code(&["compare", "go1.27", "master", "--json"], 0));
+    golden("analysis/compare.csv", &p.code(&["compare", "go1.27", "master", "--csv"], 0));
     // A side may be a file or an image hash prefix too.
-    let by_file = p.code(
-        &[
-            "compare",
-            p.path().join("results/a1.json").to_str().unwrap(),
-            "results/b1.json",
-            "--csv",
-        ],
-        0,
-    );
-    assert!(
-        by_file
-            .lines()
-            .any(|l| l.starts_with("rps,req/s,higher-is-better,etcd@release-3.6,put,5,102,")),
-        "{by_file}"
-    );
+    let by_file = p.code(&["compare", p.path().join("results/a1.json").to_str().unwrap(), "results/b1.json", "--csv"], 0);
+    assert!(by_file.lines().any(|l| l.starts_with("rps,req/s,higher-is-better,etcd@release-3.6,put,5,102,")), "{by_file}");
     let hash = &sha(2)[..20];
-    let by_hash = p.code(
-        &["compare", "go1.27", &format!("abcd{}", &hash[..6]), "--csv"],
-        0,
-    );
-    assert_eq!(
-        by_hash,
-        p.code(&["compare", "go1.27", "master", "--csv"], 0)
-    );
+    let by_hash = p.code(&["compare", "go1.27", &format!("abcd{}", &hash[..6]), "--csv"], 0);
+    assert_eq!(by_hash, p.code(&["compare", "go1.27", "master", "--csv"], 0));
 }
 
 #[test]
@@ -453,24 +309,11 @@ fn compare_exit_codes() {
     let out = p.code(&["compare", "go1.27", "master", "--fail-on-regression"], 1);
     assert!(out.contains("REGRESSION"), "{out}");
     p.code(&["compare", "master", "go1.27", "--fail-on-regression"], 0);
-    p.code(
-        &[
-            "compare",
-            "go1.27",
-            "master",
-            "--fail-on-regression",
-            "--min-change",
-            "15",
-        ],
-        0,
-    );
+    p.code(&["compare", "go1.27", "master", "--fail-on-regression", "--min-change", "15"], 0);
     // 2: an error, with a message that says what to give.
     let (code, _, err) = p.run(&["compare", "go1.27", "nosuchref"]);
     assert_eq!(code, 2);
-    assert!(
-        err.contains("no result matches `nosuchref`") && err.contains("go1.27, master"),
-        "{err}"
-    );
+    assert!(err.contains("no result matches `nosuchref`") && err.contains("go1.27, master"), "{err}");
 }
 
 // ---------------------------------------------------------------------------
@@ -496,28 +339,11 @@ fn compare_exit_codes() {
 fn detect_relative_difference_hand_worked() {
     let p = Project::new("threshold = 0.10\nwindow = 2\nmin_previous = 3\naggregation = \"mean\"\nmax_age_days = 7\n");
     let lat = ("latency_average", "s", LO);
-    add_series(
-        &p,
-        "steps",
-        lat,
-        &[
-            100.0, 100.0, 100.0, 100.0, 130.0, 130.0, 130.0, 170.0, 170.0, 170.0, 170.0,
-        ],
-    );
-    add_series(
-        &p,
-        "soon",
-        lat,
-        &[
-            100.0, 100.0, 100.0, 100.0, 130.0, 130.0, 170.0, 170.0, 170.0,
-        ],
-    );
+    add_series(&p, "steps", lat, &[100.0, 100.0, 100.0, 100.0, 130.0, 130.0, 130.0, 170.0, 170.0, 170.0, 170.0]);
+    add_series(&p, "soon", lat, &[100.0, 100.0, 100.0, 100.0, 130.0, 130.0, 170.0, 170.0, 170.0]);
     add_series(&p, "short", lat, &[100.0, 100.0, 100.0, 200.0]);
     let now = day(10.0);
-    let out = json(&p.code(
-        &["detect", "--model", "relative", "--json", "--now", &now],
-        1,
-    ));
+    let out = json(&p.code(&["detect", "--model", "relative", "--json", "--now", &now], 1));
     let found: Vec<(String, u64, u64, f64, f64, String)> = out["changes"]
         .as_array()
         .unwrap()
@@ -545,31 +371,15 @@ fn detect_relative_difference_hand_worked() {
     );
     // The suspect range is the commit of the point before..the blamed commit.
     let first = &out["changes"][2];
-    assert_eq!(
-        first["commits"].as_str().unwrap(),
-        format!("{}..{}", sha(1003), sha(1004))
-    );
+    assert_eq!(first["commits"].as_str().unwrap(), format!("{}..{}", sha(1003), sha(1004)));
     assert_eq!(first["blamed"]["path"], "results/steps/0004.json");
-    assert_eq!(
-        out["changes"][1]["window_commits"].as_str().unwrap(),
-        format!("{}..{}", sha(1006), sha(1008))
-    );
+    assert_eq!(out["changes"][1]["window_commits"].as_str().unwrap(), format!("{}..{}", sha(1006), sha(1008)));
     assert_eq!(out["missing"].as_array().unwrap().len(), 0);
     // The same direction flipped: rps going up is an improvement, exit 0.
     let q = Project::new("threshold = 0.10\nwindow = 2\nmin_previous = 3\naggregation = \"mean\"\nmax_age_days = 7\n");
-    add_series(
-        &q,
-        "steps",
-        ("rps", "req/s", HI),
-        &[
-            100.0, 100.0, 100.0, 100.0, 130.0, 130.0, 130.0, 170.0, 170.0, 170.0, 170.0,
-        ],
-    );
+    add_series(&q, "steps", ("rps", "req/s", HI), &[100.0, 100.0, 100.0, 100.0, 130.0, 130.0, 130.0, 170.0, 170.0, 170.0, 170.0]);
     let text = q.code(&["detect", "--model", "relative", "--now", &now], 0);
-    assert!(
-        text.contains("0 regressions, 2 improvements, 0 series with missing data"),
-        "{text}"
-    );
+    assert!(text.contains("0 regressions, 2 improvements, 0 series with missing data"), "{text}");
     assert!(text.contains("improvement etcd@release-3.6/steps rps on bench1 +15.0% (100 -> 115 req/s) by relative difference"), "{text}");
 }
 
@@ -580,14 +390,7 @@ fn detect_reports_missing_data() {
     add_series(&p, "put", ("rps", "req/s", HI), &[100.0; 6]);
     // A newer document with no valid run does not count as a result.
     let g = go("master", "go1.28.0", 2000, &day(20.0));
-    let mut invalid = doc(
-        &g,
-        &day(20.0),
-        "release-3.6",
-        "put",
-        "bench1",
-        &[("rps", "req/s", HI, &[])],
-    );
+    let mut invalid = doc(&g, &day(20.0), "release-3.6", "put", "bench1", &[("rps", "req/s", HI, &[])]);
     invalid.metrics.get_mut("rps").unwrap().summary = None;
     p.add("results/put/invalid.json", &invalid);
     // Newest valid run started on day 5.5.
@@ -609,13 +412,9 @@ fn detect_reports_missing_data() {
 fn detect_finds_a_step_and_ignores_noise() {
     let p = Project::new(DEFAULT_DETECT);
     let mut noise = Noise(42);
-    let step: Vec<f64> = (0..60)
-        .map(|i| 30_000.0 * if i >= 30 { 0.85 } else { 1.0 } * (1.0 + 0.03 * noise.normal()))
-        .collect();
+    let step: Vec<f64> = (0..60).map(|i| 30_000.0 * if i >= 30 { 0.85 } else { 1.0 } * (1.0 + 0.03 * noise.normal())).collect();
     add_series(&p, "step", ("rps", "req/s", HI), &step);
-    let quiet: Vec<f64> = (0..200)
-        .map(|_| 30_000.0 * (1.0 + 0.03 * noise.normal()))
-        .collect();
+    let quiet: Vec<f64> = (0..200).map(|_| 30_000.0 * (1.0 + 0.03 * noise.normal())).collect();
     add_series(&p, "quiet", ("rps", "req/s", HI), &quiet);
     let out = json(&p.code(&["detect", "--json", "--now", &day(200.0)], 1));
     let changes = out["changes"].as_array().unwrap();
@@ -623,12 +422,7 @@ fn detect_finds_a_step_and_ignores_noise() {
         changes
             .iter()
             .filter(|c| c["model"] == model)
-            .map(|c| {
-                (
-                    c["series"]["benchmark"].as_str().unwrap().to_string(),
-                    c["index"].as_u64().unwrap(),
-                )
-            })
+            .map(|c| (c["series"]["benchmark"].as_str().unwrap().to_string(), c["index"].as_u64().unwrap()))
             .collect()
     };
     assert_eq!(by("e-divisive"), [("step".to_string(), 30)], "{out:#}");
@@ -638,20 +432,14 @@ fn detect_finds_a_step_and_ignores_noise() {
     let h = by("relative-difference");
     assert_eq!(h.len(), 1, "{out:#}");
     assert!(h[0].0 == "step" && (28..=30).contains(&h[0].1), "{h:?}");
-    let c = changes
-        .iter()
-        .find(|c| c["model"] == "relative-difference")
-        .unwrap();
+    let c = changes.iter().find(|c| c["model"] == "relative-difference").unwrap();
     assert_eq!(c["verdict"], "regression");
     let window = c["window_commits"].as_str().unwrap();
     let (from, to) = window.split_once("..").unwrap();
     let index_of = |s: &str| (1000..1060).find(|&n| sha(n) == s).unwrap() - 1000;
     assert!(index_of(from) < 30 && index_of(to) >= 30, "{window}");
     for c in changes.iter().filter(|c| c["model"] == "e-divisive") {
-        assert!(
-            (c["change_pct"].as_f64().unwrap() + 15.0).abs() < 3.0,
-            "{c}"
-        );
+        assert!((c["change_pct"].as_f64().unwrap() + 15.0).abs() < 3.0, "{c}");
     }
 }
 
@@ -663,31 +451,13 @@ fn detect_false_alarm_rate_on_noise() {
     let mut noise = Noise(7);
     // 100 metrics in the same 200 documents: 100 series through the same
     // code path as 100 separate cells, in 200 files instead of 20,000.
-    let series: Vec<Vec<f64>> = (0..100)
-        .map(|_| {
-            (0..200)
-                .map(|_| 1000.0 * (1.0 + 0.03 * noise.normal()))
-                .collect()
-        })
-        .collect();
+    let series: Vec<Vec<f64>> = (0..100).map(|_| (0..200).map(|_| 1000.0 * (1.0 + 0.03 * noise.normal())).collect()).collect();
     let names: Vec<String> = (0..100).map(|s| format!("m{s:03}")).collect();
     for i in 0..200 {
         let g = go("master", "go1.28.0", i as u32 + 1000, &day(i as f64));
         let values: Vec<[f64; 1]> = series.iter().map(|v| [v[i]]).collect();
-        let metrics: Vec<(&str, &str, Direction, &[f64])> = (0..100)
-            .map(|s| (names[s].as_str(), "req/s", HI, &values[s][..]))
-            .collect();
-        p.add(
-            &format!("results/{i:04}.json"),
-            &doc(
-                &g,
-                &day(i as f64 + 0.5),
-                "release-3.6",
-                "put",
-                "bench1",
-                &metrics,
-            ),
-        );
+        let metrics: Vec<(&str, &str, Direction, &[f64])> = (0..100).map(|s| (names[s].as_str(), "req/s", HI, &values[s][..])).collect();
+        p.add(&format!("results/{i:04}.json"), &doc(&g, &day(i as f64 + 0.5), "release-3.6", "put", "bench1", &metrics));
     }
     let (code, stdout, stderr) = p.run(&["detect", "--json", "--now", &day(200.0)]);
     assert!(code == 0 || code == 1, "{stderr}");
@@ -721,19 +491,11 @@ fn detect_false_alarm_rate_on_noise() {
 fn report_project() -> Project {
     let p = Project::new(DEFAULT_DETECT);
     let mut noise = Noise(3);
-    let mut runs = |center: f64| -> Vec<f64> {
-        (0..5)
-            .map(|_| center * (1.0 + 0.03 * noise.normal()))
-            .collect()
-    };
+    let mut runs = |center: f64| -> Vec<f64> { (0..5).map(|_| center * (1.0 + 0.03 * noise.normal())).collect() };
     for i in 0..30 {
         let g = go("master", "go1.28.0", 3000 + i, &day(f64::from(i)));
         for (wref, base) in [("release-3.6", 31_000.0), ("main", 29_500.0)] {
-            let drop = if i >= 20 && wref == "release-3.6" {
-                0.88
-            } else {
-                1.0
-            };
+            let drop = if i >= 20 && wref == "release-3.6" { 0.88 } else { 1.0 };
             let rps = runs(base * drop);
             let lat = runs(0.0032 / drop);
             p.add(
@@ -744,23 +506,13 @@ fn report_project() -> Project {
                     wref,
                     "put",
                     "bench1",
-                    &[
-                        ("rps", "req/s", HI, &rps),
-                        ("latency_average", "s", LO, &lat),
-                    ],
+                    &[("rps", "req/s", HI, &rps), ("latency_average", "s", LO, &lat)],
                 ),
             );
             let stm = runs(base / 3.0);
             p.add(
                 &format!("results/{wref}/stm/{i:03}.json"),
-                &doc(
-                    &g,
-                    &day(f64::from(i) + 0.6),
-                    wref,
-                    "stm",
-                    "bench1",
-                    &[("rps", "req/s", HI, &stm)],
-                ),
+                &doc(&g, &day(f64::from(i) + 0.6), wref, "stm", "bench1", &[("rps", "req/s", HI, &stm)]),
             );
         }
     }
@@ -776,10 +528,7 @@ fn report_project() -> Project {
                 "release-3.6",
                 "put",
                 "bench1",
-                &[
-                    ("rps", "req/s", HI, &rps),
-                    ("latency_average", "s", LO, &lat),
-                ],
+                &[("rps", "req/s", HI, &rps), ("latency_average", "s", LO, &lat)],
             ),
         );
     }
@@ -810,11 +559,7 @@ fn chromium(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "chromium {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "chromium {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
     out
 }
 
@@ -824,26 +569,15 @@ fn load(page: &Path, shot: &Path) -> String {
     let dom = chromium(&["--dump-dom", &url]);
     let stderr = String::from_utf8_lossy(&dom.stderr);
     for bad in ["CONSOLE", "Failed to load", "net::ERR_"] {
-        assert!(
-            !stderr.contains(bad),
-            "{} has errors ({bad}):\n{stderr}",
-            page.display()
-        );
+        assert!(!stderr.contains(bad), "{} has errors ({bad}):\n{stderr}", page.display());
     }
-    chromium(&[
-        &format!("--screenshot={}", shot.display()),
-        "--window-size=1200,900",
-        "--hide-scrollbars",
-        &url,
-    ]);
+    chromium(&[&format!("--screenshot={}", shot.display()), "--window-size=1200,900", "--hide-scrollbars", &url]);
     String::from_utf8(dom.stdout).unwrap()
 }
 
 /// (width, height, RGBA pixels) of a PNG.
 fn pixels(png_file: &Path) -> (u32, u32, Vec<[u8; 4]>) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(png_file).unwrap(),
-    ));
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_file).unwrap()));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
@@ -858,9 +592,7 @@ fn pixels(png_file: &Path) -> (u32, u32, Vec<[u8; 4]>) {
 
 /// Pixels within 40 of the colour on every channel.
 fn count_near(px: &[[u8; 4]], rgb: [u8; 3]) -> usize {
-    px.iter()
-        .filter(|p| (0..3).all(|i| (i32::from(p[i]) - i32::from(rgb[i])).abs() < 40))
-        .count()
+    px.iter().filter(|p| (0..3).all(|i| (i32::from(p[i]) - i32::from(rgb[i])).abs() < 40)).count()
 }
 
 /// Renders the report, loads it in a real headless browser from `file://`
@@ -870,119 +602,53 @@ fn count_near(px: &[[u8; 4]], rgb: [u8; 3]) -> usize {
 fn report_renders_in_a_headless_browser() {
     let p = report_project();
     let out = p.path().join("report");
-    let said = p.code(
-        &[
-            "report",
-            "--out",
-            out.to_str().unwrap(),
-            "--now",
-            &day(30.0),
-        ],
-        0,
-    );
+    let said = p.code(&["report", "--out", out.to_str().unwrap(), "--now", &day(30.0)], 0);
     assert!(said.contains("wrote 7 pages"), "{said}");
 
     let page = out.join("s-etcd_release-3.6-put-rps-bench1.html");
     let dom = load(&page, &p.path().join("series.png"));
-    assert!(
-        dom.contains("<svg") && dom.contains("class=\"plot\""),
-        "no plot in the DOM:\n{dom}"
-    );
-    assert!(
-        dom.contains("<path class=\"series\" d=\"M"),
-        "no line in the plot"
-    );
-    assert_eq!(
-        dom.matches("<circle class=\"point").count(),
-        33,
-        "one point per result file (30 master, 3 go1.27)"
-    );
-    assert!(
-        dom.contains("<circle class=\"point regression\""),
-        "the detected drop is not drawn red"
-    );
-    assert!(
-        dom.contains("<line class=\"change regression\""),
-        "no change marker"
-    );
+    assert!(dom.contains("<svg") && dom.contains("class=\"plot\""), "no plot in the DOM:\n{dom}");
+    assert!(dom.contains("<path class=\"series\" d=\"M"), "no line in the plot");
+    assert_eq!(dom.matches("<circle class=\"point").count(), 33, "one point per result file (30 master, 3 go1.27)");
+    assert!(dom.contains("<circle class=\"point regression\""), "the detected drop is not drawn red");
+    assert!(dom.contains("<line class=\"change regression\""), "no change marker");
     assert!(dom.contains("</main>"), "the page did not parse to its end");
     // Every point links to its result file, relative to the page, and the link works.
-    let hrefs: Vec<&str> = dom
-        .split("<a href=\"")
-        .skip(1)
-        .map(|s| &s[..s.find('"').unwrap()])
-        .filter(|h| h.ends_with(".json"))
-        .collect();
+    let hrefs: Vec<&str> = dom.split("<a href=\"").skip(1).map(|s| &s[..s.find('"').unwrap()]).filter(|h| h.ends_with(".json")).collect();
     assert!(hrefs.len() >= 33, "{hrefs:?}");
     for h in &hrefs {
         assert!(h.starts_with("../results/"), "{h}");
-        assert!(
-            out.join(h).is_file(),
-            "{h} does not resolve from {}",
-            out.display()
-        );
+        assert!(out.join(h).is_file(), "{h} does not resolve from {}", out.display());
     }
     // The blamed point's tooltip names the run, the commit and the change.
     let blamed = dom.split("point regression").nth(1).unwrap();
     let title = &blamed[blamed.find("<title>").unwrap()..blamed.find("</title>").unwrap()];
     assert!(
-        title.contains("results/release-3.6/put/020.json")
-            && title.contains(&sha(3020)[..12])
-            && title.contains("REGRESSION"),
+        title.contains("results/release-3.6/put/020.json") && title.contains(&sha(3020)[..12]) && title.contains("REGRESSION"),
         "{title}"
     );
 
     let (w, h, px) = pixels(&p.path().join("series.png"));
     assert_eq!((w, h), (1200, 900));
     let white = count_near(&px, [255, 255, 255]);
-    assert!(
-        white < px.len() * 97 / 100,
-        "the screenshot is blank ({white} of {} pixels white)",
-        px.len()
-    );
-    assert!(
-        count_near(&px, [9, 105, 218]) > 2_000,
-        "the blue series line and points are not visible"
-    );
-    assert!(
-        count_near(&px, [207, 34, 46]) > 100,
-        "the red change is not visible"
-    );
+    assert!(white < px.len() * 97 / 100, "the screenshot is blank ({white} of {} pixels white)", px.len());
+    assert!(count_near(&px, [9, 105, 218]) > 2_000, "the blue series line and points are not visible");
+    assert!(count_near(&px, [207, 34, 46]) > 100, "the red change is not visible");
 
     // The index: the compare table of the two newest Go refs and every series.
     let index = load(&out.join("index.html"), &p.path().join("index.png"));
     assert!(
-        index.contains(&format!(
-            "Compare: go1.27 {} (A) vs master {} (B)",
-            &sha(2999)[..12],
-            &sha(3029)[..12]
-        )),
+        index.contains(&format!("Compare: go1.27 {} (A) vs master {} (B)", &sha(2999)[..12], &sha(3029)[..12])),
         "no compare table of the newest commits"
     );
-    assert_eq!(
-        index.matches("class=\"spark\"").count(),
-        6,
-        "a sparkline per series"
-    );
+    assert_eq!(index.matches("class=\"spark\"").count(), 6, "a sparkline per series");
     assert!(index.contains("s-etcd_release-3.6-put-rps-bench1.html"));
     let (_, _, px) = pixels(&p.path().join("index.png"));
-    assert!(
-        count_near(&px, [9, 105, 218]) > 200,
-        "no sparklines or links visible on the index"
-    );
-    assert!(
-        !std::fs::read_to_string(&page).unwrap().contains("<script"),
-        "pages need no JavaScript"
-    );
+    assert!(count_near(&px, [9, 105, 218]) > 200, "no sparklines or links visible on the index");
+    assert!(!std::fs::read_to_string(&page).unwrap().contains("<script"), "pages need no JavaScript");
     for name in std::fs::read_dir(&out).unwrap() {
         let text = std::fs::read_to_string(name.unwrap().path()).unwrap();
-        assert!(
-            !text.contains("http://")
-                || !text
-                    .replace("http://www.w3.org/2000/svg", "")
-                    .contains("http://"),
-            "external resource"
-        );
+        assert!(!text.contains("http://") || !text.replace("http://www.w3.org/2000/svg", "").contains("http://"), "external resource");
         assert!(!text.contains("https://"), "external resource");
     }
     if std::env::var_os("GOBENCH_KEEP_REPORT").is_some() {
@@ -1002,57 +668,25 @@ fn export_benchfmt_and_csv() {
     let p = compare_project();
     let text = p.code(&["export", "--benchfmt"], 0);
     golden("analysis/export.txt", &text);
-    assert!(
-        text.contains("\npkg: etcd\ngobench-go: go1.27\ngobench-go-version: go1.27.3\n"),
-        "{text}"
-    );
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("Benchmark"))
-        .collect();
+    assert!(text.contains("\npkg: etcd\ngobench-go: go1.27\ngobench-go-version: go1.27.3\n"), "{text}");
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("Benchmark")).collect();
     // put: 5 + 5 + 10 runs, stm: 3 + 3.
     assert_eq!(lines.len(), 26);
-    assert!(
-        lines.contains(&"BenchmarkEtcd/put/release-3.6 1 0.001 sec/op 100 req/s"),
-        "{lines:?}"
-    );
-    assert!(
-        lines.contains(&"BenchmarkEtcd/stm/release-3.6 1 54 req/s"),
-        "{lines:?}"
-    );
+    assert!(lines.contains(&"BenchmarkEtcd/put/release-3.6 1 0.001 sec/op 100 req/s"), "{lines:?}");
+    assert!(lines.contains(&"BenchmarkEtcd/stm/release-3.6 1 54 req/s"), "{lines:?}");
     for l in &lines {
         let f: Vec<&str> = l.split(' ').collect();
-        assert!(
-            f.len() >= 4 && f.len().is_multiple_of(2) && f[1] == "1",
-            "{l}"
-        );
-        assert!(
-            f[2..]
-                .chunks(2)
-                .all(|c| c[0].parse::<f64>().is_ok() && !c[1].is_empty()),
-            "{l}"
-        );
+        assert!(f.len() >= 4 && f.len().is_multiple_of(2) && f[1] == "1", "{l}");
+        assert!(f[2..].chunks(2).all(|c| c[0].parse::<f64>().is_ok() && !c[1].is_empty()), "{l}");
     }
     let csv = p.code(&["export", "--csv"], 0);
     golden("analysis/export.csv", &csv);
     assert_eq!(csv.lines().count(), 1 + 20 * 2 + 6);
     // Selection and --out.
     let file = p.path().join("out/master.txt");
-    p.code(
-        &[
-            "export",
-            "--benchfmt",
-            "master",
-            "--out",
-            file.to_str().unwrap(),
-        ],
-        0,
-    );
+    p.code(&["export", "--benchfmt", "master", "--out", file.to_str().unwrap()], 0);
     let master = std::fs::read_to_string(&file).unwrap();
-    assert!(
-        master.contains("gobench-go: master") && !master.contains("gobench-go: go1.27"),
-        "{master}"
-    );
+    assert!(master.contains("gobench-go: master") && !master.contains("gobench-go: go1.27"), "{master}");
     let (code, _, err) = p.run(&["export"]);
     assert_ne!(code, 0, "a format is required");
     assert!(err.contains("--benchfmt") && err.contains("--csv"), "{err}");

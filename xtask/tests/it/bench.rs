@@ -35,7 +35,10 @@ fn bench_commits_only_its_results_and_keeps_the_users_changes() {
     assert_eq!(committed.lines().filter(|l| l.starts_with("results/")).count(), 1, "{committed}");
     assert!(!committed.contains("notes.txt") && !committed.contains("toolchains"), "{committed}");
     let status = git(p.path(), &["status", "--porcelain"], "2026-01-01T00:00:00Z");
-    assert!(status.contains("A  notes.txt") && status.contains("?? scratch.txt"), "the user's staged and untracked files stay as they were:\n{status}");
+    assert!(
+        status.contains("A  notes.txt") && status.contains("?? scratch.txt"),
+        "the user's staged and untracked files stay as they were:\n{status}"
+    );
     let doc: ResultDoc = serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
     assert_eq!(doc.metrics["BenchmarkFake ns/op"].values, vec![102.0, 102.0]);
     assert_eq!(doc.results.rps, None);
@@ -72,7 +75,8 @@ fn ctrl_c_removes_the_containers_keeps_and_commits_finished_runs() {
     assert!(!files.is_empty());
     let log = git(p.path(), &["log", "--format=%s", "-1"], "2026-01-01T00:00:00Z");
     assert!(log.contains("(interrupted)"), "{log}");
-    let finished: usize = files.iter().map(|f| serde_json::from_str::<ResultDoc>(&std::fs::read_to_string(f).unwrap()).unwrap().runs.len()).sum();
+    let finished: usize =
+        files.iter().map(|f| serde_json::from_str::<ResultDoc>(&std::fs::read_to_string(f).unwrap()).unwrap().runs.len()).sum();
     assert!((1..6).contains(&finished), "finished runs are kept, the interrupted one is not: {finished}");
     assert_eq!(git(p.path(), &["status", "--porcelain", "results"], "2026-01-01T00:00:00Z").trim(), "", "every kept result is committed");
 }
@@ -84,7 +88,9 @@ fn bench_uploads_committed_results_exactly_once() {
     let key = behavior.key.clone();
     let server = FakeHorreum::start(behavior);
     let p = fake_project(&[("a", "master")], 104, 0);
-    p.edit_config(|t| t + &format!("[upload]\nurl = \"{}\"\ntest = \"gobench-etcd\"\nowner = \"perf-team\"\naccess = \"PUBLIC\"\n", server.url));
+    p.edit_config(|t| {
+        t + &format!("[upload]\nurl = \"{}\"\ntest = \"gobench-etcd\"\nowner = \"perf-team\"\naccess = \"PUBLIC\"\n", server.url)
+    });
     git(p.path(), &["init", "-q"], "2026-01-01T00:00:00Z");
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_xtask"))

@@ -64,7 +64,15 @@ fn built_images_keep_tmp_and_leave_no_scratch_behind() {
     p.ok(&["lock"]);
     p.ok(&["build", "--matrix"]);
     for tag in p.image_tags() {
-        let out = podman(&["run", "--rm", "--network=none", &tag, "sh", "-c", "test -d /tmp && test -w /tmp && ! test -e /gobench-tmp && ! test -e /usr/local/go/.git"]);
+        let out = podman(&[
+            "run",
+            "--rm",
+            "--network=none",
+            &tag,
+            "sh",
+            "-c",
+            "test -d /tmp && test -w /tmp && ! test -e /gobench-tmp && ! test -e /usr/local/go/.git",
+        ]);
         assert!(out.status.success(), "{tag}: /tmp missing, or scratch or .git left in the image");
     }
 }

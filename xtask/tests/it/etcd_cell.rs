@@ -39,15 +39,7 @@ use gobench_core::schema::Run;
 
 use crate::support::{base_image, podman, workspace};
 
-const PUT: &[&str] = &[
-    "--conns=10",
-    "--clients=100",
-    "put",
-    "--key-size=8",
-    "--sequential-keys",
-    "--total=20000",
-    "--val-size=256",
-];
+const PUT: &[&str] = &["--conns=10", "--clients=100", "put", "--key-size=8", "--sequential-keys", "--total=20000", "--val-size=256"];
 
 /// The stand-in image, built at most once per test process. Its tag is the
 /// hash of everything that goes into it (the base image's digest, the
@@ -62,52 +54,23 @@ fn standin_image() -> String {
             let context = tempfile::tempdir().unwrap();
             let fixtures = workspace().join("tests/fixtures");
             let mut inputs = format!("base {base}\n");
-            for (from, to) in [
-                ("standin/Containerfile", "Containerfile"),
-                ("standin/benchmark", "benchmark"),
-            ] {
-                add_file(
-                    &fixtures.join(from),
-                    &context.path().join(to),
-                    to,
-                    &mut inputs,
-                );
+            for (from, to) in [("standin/Containerfile", "Containerfile"), ("standin/benchmark", "benchmark")] {
+                add_file(&fixtures.join(from), &context.path().join(to), to, &mut inputs);
             }
-            let mut captured: Vec<_> = std::fs::read_dir(fixtures.join("etcd-benchmark"))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .collect();
+            let mut captured: Vec<_> = std::fs::read_dir(fixtures.join("etcd-benchmark")).unwrap().map(|e| e.unwrap().path()).collect();
             captured.sort();
             for path in captured {
-                let name = format!(
-                    "etcd-benchmark/{}",
-                    path.file_name().unwrap().to_str().unwrap()
-                );
+                let name = format!("etcd-benchmark/{}", path.file_name().unwrap().to_str().unwrap());
                 add_file(&path, &context.path().join(&name), &name, &mut inputs);
             }
-            let image = format!(
-                "localhost/gobench/test-etcd-standin:{}",
-                &sha256_hex(inputs.as_bytes())[..32]
-            );
+            let image = format!("localhost/gobench/test-etcd-standin:{}", &sha256_hex(inputs.as_bytes())[..32]);
             if podman(&["image", "exists", &image]).status.success() {
                 return image;
             }
             let context_dir = context.path().to_str().unwrap();
-            let out = podman(&[
-                "build",
-                "--pull=never",
-                "--network=none",
-                "--build-arg",
-                &format!("BASE={base}"),
-                "--tag",
-                &image,
-                context_dir,
-            ]);
-            assert!(
-                out.status.success(),
-                "building the stand-in image failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out =
+                podman(&["build", "--pull=never", "--network=none", "--build-arg", &format!("BASE={base}"), "--tag", &image, context_dir]);
+            assert!(out.status.success(), "building the stand-in image failed:\n{}", String::from_utf8_lossy(&out.stderr));
             image
         })
         .clone()
@@ -138,23 +101,9 @@ fn spawn_run(timeout_secs: u64, extra: &[&str], args: &[&str]) -> (Child, Instan
     let image = standin_image();
     let timeout = timeout_secs.to_string();
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.args([
-        "run",
-        "--kind",
-        "etcd",
-        "--image",
-        &image,
-        "--timeout-secs",
-        &timeout,
-    ])
-    .args(extra)
-    .arg("--")
-    .args(args);
+    c.args(["run", "--kind", "etcd", "--image", &image, "--timeout-secs", &timeout]).args(extra).arg("--").args(args);
     // Its own process group, so a test can send Ctrl-C's SIGINT to the group.
-    c.process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.process_group(0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = c.spawn().unwrap();
     (child, Instant::now())
 }
@@ -173,29 +122,13 @@ fn finish(mut child: Child, started: Instant) -> Outcome {
     let pid = child.id();
     let mut stdout = String::new();
     let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     let status = child.wait().unwrap();
     let elapsed = started.elapsed();
     assert_no_leftovers(pid);
-    let run: Run = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("xtask run printed no run ({e}):\n{stdout}\nstderr:\n{stderr}"));
-    Outcome {
-        status,
-        elapsed,
-        run,
-        stderr,
-    }
+    let run: Run = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("xtask run printed no run ({e}):\n{stdout}\nstderr:\n{stderr}"));
+    Outcome { status, elapsed, run, stderr }
 }
 
 /// Runs the stand-in image once with `args` and the time limit.
@@ -214,11 +147,7 @@ fn leftovers(pid: u32) -> (String, String) {
     let filter = format!("name=gobench-{pid}-");
     let list = |args: &[&str]| {
         let out = podman(args);
-        assert!(
-            out.status.success(),
-            "podman {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     (
@@ -229,14 +158,8 @@ fn leftovers(pid: u32) -> (String, String) {
 
 fn assert_no_leftovers(pid: u32) {
     let (containers, volumes) = leftovers(pid);
-    assert!(
-        containers.is_empty(),
-        "xtask run (PID {pid}) left containers behind:\n{containers}"
-    );
-    assert!(
-        volumes.is_empty(),
-        "xtask run (PID {pid}) left volumes behind:\n{volumes}"
-    );
+    assert!(containers.is_empty(), "xtask run (PID {pid}) left containers behind:\n{containers}");
+    assert!(volumes.is_empty(), "xtask run (PID {pid}) left volumes behind:\n{volumes}");
 }
 
 fn fixture(name: &str) -> String {
@@ -254,22 +177,10 @@ fn assert_reason(o: &Outcome, expected: &str) {
 
 #[test]
 fn put_report_is_a_valid_run_with_metrics_of_the_server() {
-    let o = run(
-        120,
-        &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]),
-    );
-    assert!(
-        o.status.success(),
-        "xtask run failed: {:?}\n{}",
-        o.run.validity,
-        o.stderr
-    );
+    let o = run(120, &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]));
+    assert!(o.status.success(), "xtask run failed: {:?}\n{}", o.run.validity, o.stderr);
     let r = &o.run;
-    assert!(
-        r.validity.valid && r.validity.reasons.is_empty(),
-        "{:?}",
-        r.validity
-    );
+    assert!(r.validity.valid && r.validity.reasons.is_empty(), "{:?}", r.validity);
     assert_eq!((r.exit_code, r.timed_out), (Some(0), false));
     assert_eq!(r.values.get("rps"), Some(&15480.3636));
     assert_eq!(r.values.get("latency_p99_9"), Some(&0.02));
@@ -277,81 +188,40 @@ fn put_report_is_a_valid_run_with_metrics_of_the_server() {
     assert_eq!(r.stdout, fixture("put-3.6-default-precision.txt"));
     // etcdctl's answer to the stand-in's `put`: the client reached the
     // server through the shared network namespace.
-    assert!(
-        r.stderr_tail.lines().any(|l| l == "OK"),
-        "no OK from etcdctl put in the client's stderr:\n{}",
-        r.stderr_tail
-    );
+    assert!(r.stderr_tail.lines().any(|l| l == "OK"), "no OK from etcdctl put in the client's stderr:\n{}", r.stderr_tail);
     let m = &r.monitoring;
     assert_eq!(m.interval_secs, 0.5);
     assert!(!m.samples.is_empty(), "no monitoring samples");
     assert!(
-        m.samples
-            .iter()
-            .any(|s| s.containers.get("server").is_some_and(|c| c.mem_bytes > 0)),
+        m.samples.iter().any(|s| s.containers.get("server").is_some_and(|c| c.mem_bytes > 0)),
         "no sample of the server container: {:?}",
         m.samples
     );
-    assert!(
-        m.peak_memory_bytes.get("server").is_some_and(|&b| b > 0),
-        "no server peak memory: {:?}",
-        m.peak_memory_bytes
-    );
+    assert!(m.peak_memory_bytes.get("server").is_some_and(|&b| b > 0), "no server peak memory: {:?}", m.peak_memory_bytes);
 }
 
 #[test]
 fn stm_report_is_valid_and_fewer_requests_than_asked_is_not() {
-    let stm = [
-        "--precise",
-        "--conns=10",
-        "--clients=100",
-        "stm",
-        "--keys=1000",
-        "--keys-per-txn=2",
-        "--val-size=8",
-    ];
-    let o = run(
-        120,
-        &with(&stm, &["--total=5000", "--stand-in=stm-3.6-precise.txt"]),
-    );
-    assert!(
-        o.status.success() && o.run.validity.valid,
-        "{:?}\n{}",
-        o.run.validity,
-        o.stderr
-    );
+    let stm = ["--precise", "--conns=10", "--clients=100", "stm", "--keys=1000", "--keys-per-txn=2", "--val-size=8"];
+    let o = run(120, &with(&stm, &["--total=5000", "--stand-in=stm-3.6-precise.txt"]));
+    assert!(o.status.success() && o.run.validity.valid, "{:?}\n{}", o.run.validity, o.stderr);
     assert_eq!(o.run.values.get("rps"), Some(&5666.952721594959));
 
-    let o = run(
-        120,
-        &with(&stm, &["--total=10000", "--stand-in=stm-3.6-precise.txt"]),
-    );
+    let o = run(120, &with(&stm, &["--total=10000", "--stand-in=stm-3.6-precise.txt"]));
     assert!(!o.status.success());
     assert!(!o.run.validity.valid);
-    assert_eq!(
-        o.run.validity.reasons,
-        ["5000 successful requests, expected 10000"]
-    );
+    assert_eq!(o.run.validity.reasons, ["5000 successful requests, expected 10000"]);
     assert_eq!(o.run.exit_code, Some(0));
 }
 
 #[test]
 fn every_request_failed_is_invalid_although_the_tool_exits_0() {
-    let o = run(
-        120,
-        &with(PUT, &["--stand-in=put-3.6-all-requests-failed.txt"]),
-    );
-    assert!(
-        !o.status.success(),
-        "xtask run accepted a run whose every request failed"
-    );
+    let o = run(120, &with(PUT, &["--stand-in=put-3.6-all-requests-failed.txt"]));
+    assert!(!o.status.success(), "xtask run accepted a run whose every request failed");
     assert!(o.stderr.contains("the run is invalid"), "{}", o.stderr);
     assert_eq!(o.run.exit_code, Some(0));
     assert!(!o.run.validity.valid);
-    assert_reason(
-        &o,
-        "2000 requests failed with 1 distinct error, most frequent: etcdserver: user name is empty",
-    );
+    assert_reason(&o, "2000 requests failed with 1 distinct error, most frequent: etcdserver: user name is empty");
     assert_reason(&o, "no Summary section");
     assert!(o.run.values.is_empty(), "{:?}", o.run.values);
 }
@@ -359,22 +229,10 @@ fn every_request_failed_is_invalid_although_the_tool_exits_0() {
 #[test]
 fn cut_off_report_is_invalid() {
     // 26 lines: the summary, the histogram and the first three percentiles.
-    let o = run(
-        120,
-        &with(
-            PUT,
-            &[
-                "--stand-in=put-3.6-default-precision.txt",
-                "--head-lines=26",
-            ],
-        ),
-    );
+    let o = run(120, &with(PUT, &["--stand-in=put-3.6-default-precision.txt", "--head-lines=26"]));
     assert!(!o.status.success());
     assert!(!o.run.validity.valid);
-    assert_eq!(
-        o.run.validity.reasons,
-        ["latency distribution cut off or odd: found 10% 25% 50%"]
-    );
+    assert_eq!(o.run.validity.reasons, ["latency distribution cut off or odd: found 10% 25% 50%"]);
 }
 
 #[test]
@@ -391,20 +249,10 @@ fn nonzero_exit_is_invalid_despite_a_good_report() {
 fn unreachable_server_fails_the_client() {
     // With its own --endpoints the client misses the server: the stand-in's
     // etcdctl put fails, as the real tool would.
-    let o = run(
-        120,
-        &with(
-            &["--endpoints=127.0.0.1:1"],
-            &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]),
-        ),
-    );
+    let o = run(120, &with(&["--endpoints=127.0.0.1:1"], &with(PUT, &["--stand-in=put-3.6-default-precision.txt"])));
     assert!(!o.status.success());
     assert!(!o.run.validity.valid);
-    assert!(
-        o.run.exit_code.is_some_and(|c| c != 0),
-        "{:?}",
-        o.run.exit_code
-    );
+    assert!(o.run.exit_code.is_some_and(|c| c != 0), "{:?}", o.run.exit_code);
     assert_reason(&o, "no Summary section");
 }
 
@@ -419,11 +267,7 @@ fn hanging_client_is_stopped_at_the_time_limit() {
     // The limit counts from the client's start; starting the server, and
     // removing both containers afterwards, take a few seconds more.
     assert!(o.elapsed >= Duration::from_secs(5), "{:?}", o.elapsed);
-    assert!(
-        o.elapsed < Duration::from_secs(5 + 20),
-        "xtask run took {:?} with a 5 s limit",
-        o.elapsed
-    );
+    assert!(o.elapsed < Duration::from_secs(5 + 20), "xtask run took {:?} with a 5 s limit", o.elapsed);
     eprintln!("hang with --timeout-secs 5: {:?}", o.elapsed);
 }
 
@@ -432,18 +276,11 @@ fn client_that_podman_cannot_start_leaves_no_server_behind() {
     // podman refuses the cpuset before it creates the client container, so
     // only the server exists when the run gives up.
     let _serial = serial();
-    let (child, started) = spawn_run(
-        120,
-        &["--client-cpus", "not-a-cpuset"],
-        &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]),
-    );
+    let (child, started) = spawn_run(120, &["--client-cpus", "not-a-cpuset"], &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]));
     let o = finish(child, started);
     assert!(!o.status.success());
     assert!(!o.run.validity.valid);
-    assert_reason(
-        &o,
-        "the run could not take place: podman run of the benchmark client failed",
-    );
+    assert_reason(&o, "the run could not take place: podman run of the benchmark client failed");
 }
 
 /// Waits until the `role` container of `xtask run` `pid` exists: `server`
@@ -456,10 +293,7 @@ fn wait_for_container(pid: u32, role: &str) {
         if containers.lines().any(|n| n.ends_with(&format!("-{role}"))) {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "xtask run (PID {pid}) started no {role} container in 90 s; it has: {containers:?}"
-        );
+        assert!(Instant::now() < deadline, "xtask run (PID {pid}) started no {role} container in 90 s; it has: {containers:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -473,10 +307,7 @@ fn interrupt(role: &str, target: impl Fn(u32) -> String) {
     let pid = child.id();
     wait_for_container(pid, role);
     let sent = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-INT", "--", &target(pid)])
-        .status()
-        .unwrap();
+    let kill = Command::new("kill").args(["-INT", "--", &target(pid)]).status().unwrap();
     assert!(kill.success());
     let o = finish(child, started);
     let after = sent.elapsed();
@@ -484,10 +315,7 @@ fn interrupt(role: &str, target: impl Fn(u32) -> String) {
     assert!(!o.status.success(), "an interrupted run exited 0");
     assert!(o.stderr.contains("interrupted"), "{}", o.stderr);
     assert!(!o.run.validity.valid);
-    assert!(
-        after < Duration::from_secs(15),
-        "xtask run took {after:?} to stop after SIGINT"
-    );
+    assert!(after < Duration::from_secs(15), "xtask run took {after:?} to stop after SIGINT");
 }
 
 #[test]

@@ -25,12 +25,7 @@ pub struct Behavior {
 
 impl Default for Behavior {
     fn default() -> Self {
-        Behavior {
-            key: "HUSR_test_key_0123456789".into(),
-            fail_first: 0,
-            hang: false,
-            tests: vec!["gobench-etcd".into()],
-        }
+        Behavior { key: "HUSR_test_key_0123456789".into(), fail_first: 0, hang: false, tests: vec!["gobench-etcd".into()] }
     }
 }
 
@@ -61,10 +56,7 @@ impl FakeHorreum {
     pub fn start(behavior: Behavior) -> FakeHorreum {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(State {
-            behavior,
-            ..State::default()
-        }));
+        let state = Arc::new(Mutex::new(State { behavior, ..State::default() }));
         let shared = Arc::clone(&state);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -146,10 +138,7 @@ fn read_request(stream: &mut TcpStream) -> Option<Request> {
         let (name, value) = h.split_once(':')?;
         headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
     }
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
@@ -161,13 +150,7 @@ fn read_request(stream: &mut TcpStream) -> Option<Request> {
             (decode(k), decode(v))
         })
         .collect();
-    Some(Request {
-        method,
-        path: path.to_owned(),
-        query,
-        headers,
-        body,
-    })
+    Some(Request { method, path: path.to_owned(), query, headers, body })
 }
 
 fn decode(s: &str) -> String {
@@ -218,11 +201,7 @@ fn respond(req: &Request, state: &Mutex<State>) -> (u16, String) {
     if !st.behavior.tests.contains(&req.query["test"]) {
         return (400, format!("Cannot find test '{}'", req.query["test"]));
     }
-    if !req
-        .headers
-        .get("content-type")
-        .is_some_and(|c| c.starts_with("application/json"))
-    {
+    if !req.headers.get("content-type").is_some_and(|c| c.starts_with("application/json")) {
         return (415, "expected application/json".into());
     }
     if serde_json::from_slice::<serde_json::Value>(&req.body).is_err() {
@@ -233,11 +212,7 @@ fn respond(req: &Request, state: &Mutex<State>) -> (u16, String) {
         return (503, "Service Unavailable".into());
     }
     let id = 1000 + st.runs.len() as u64;
-    st.runs.push(Run {
-        id,
-        query: req.query.clone(),
-        body: req.body.clone(),
-    });
+    st.runs.push(Run { id, query: req.query.clone(), body: req.body.clone() });
     (202, id.to_string())
 }
 
@@ -245,24 +220,15 @@ fn respond(req: &Request, state: &Mutex<State>) -> (u16, String) {
 /// (id 7 once created), no labels, test `gobench-etcd` has id 42.
 fn setup_route(req: &Request, st: &mut State) -> (u16, String) {
     let query: Vec<String> = req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let call = format!(
-        "{} {}{}{}",
-        req.method,
-        req.path,
-        if query.is_empty() { "" } else { "?" },
-        query.join("&")
-    );
+    let call = format!("{} {}{}{}", req.method, req.path, if query.is_empty() { "" } else { "?" }, query.join("&"));
     let body = serde_json::from_slice(&req.body).unwrap_or(serde_json::Value::Null);
     st.setup.push((call.clone(), body));
     match call.as_str() {
-        "GET /api/schema/idByUri/urn%3Agobench%3Aresult%3A1"
-        | "GET /api/schema/idByUri/urn:gobench:result:1" => (404, "".into()),
+        "GET /api/schema/idByUri/urn%3Agobench%3Aresult%3A1" | "GET /api/schema/idByUri/urn:gobench:result:1" => (404, "".into()),
         "POST /api/schema" => (200, "7".into()),
         "GET /api/schema/7/labels" => (200, "[]".into()),
         "POST /api/schema/7/labels" => (200, (100 + st.setup.len()).to_string()),
-        "GET /api/test/byName/gobench-etcd" => {
-            (200, "{\"id\": 42, \"name\": \"gobench-etcd\"}".into())
-        }
+        "GET /api/test/byName/gobench-etcd" => (200, "{\"id\": 42, \"name\": \"gobench-etcd\"}".into()),
         "POST /api/alerting/variables?test=42" => (204, "".into()),
         _ => (404, format!("no route {call}")),
     }
@@ -306,27 +272,15 @@ pub fn repo(files: &[(&str, String)]) -> tempfile::TempDir {
 }
 
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("git").current_dir(dir).args(args).output().expect("run git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs the real `xtask` binary in `dir` with `HORREUM_API_KEY` set to `key` (or unset).
 pub fn xtask(dir: &Path, args: &[&str], key: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.current_dir(dir)
-        .arg("--config")
-        .arg(dir.join("toolchains.toml"))
-        .args(args)
-        .env_remove("HORREUM_API_KEY");
+    cmd.current_dir(dir).arg("--config").arg(dir.join("toolchains.toml")).args(args).env_remove("HORREUM_API_KEY");
     if let Some(k) = key {
         cmd.env("HORREUM_API_KEY", k);
     }
@@ -334,28 +288,11 @@ pub fn xtask(dir: &Path, args: &[&str], key: Option<&str>) -> Output {
 }
 
 pub fn target_args(url: &str) -> Vec<String> {
-    [
-        "--url",
-        url,
-        "--test",
-        "gobench-etcd",
-        "--owner",
-        "perf-team",
-        "--access",
-        "PUBLIC",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ["--url", url, "--test", "gobench-etcd", "--owner", "perf-team", "--access", "PUBLIC"].iter().map(|s| s.to_string()).collect()
 }
 
 pub fn text(out: &Output) -> String {
-    format!(
-        "status: {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    format!("status: {}\nstdout:\n{}\nstderr:\n{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 /// Every file under `dir`, `.git` included.

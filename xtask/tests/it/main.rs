@@ -9,4 +9,5 @@ mod horreum;
 mod pins;
 mod pipeline;
 mod support;
+mod tidy;
 mod upload;

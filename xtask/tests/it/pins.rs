@@ -98,7 +98,12 @@ fn broken_pins_give_file_line_and_column_and_change_nothing() {
         ("[matrix]\ngo = [\"master\", \"go1.27\"]", "[matrix]\ngo = [\"master\", \"go1.26\"]", "\"go1.26\"", "unknown go `go1.26`"),
         ("policy = \"toolchain\"", "policy = \"newest\"", "\"newest\"", "expected \"keep\", \"toolchain\""),
         ("version = 1\n", "version = 1\nversoin = 2\n", "versoin", "unknown field `versoin`"),
-        ("workload = \"go-std\"\npackage = \"strconv\"", "workload = \"go-std\"\npackage = \"net/http\"", "\"net/http\"", "not in the `packages`"),
+        (
+            "workload = \"go-std\"\npackage = \"strconv\"",
+            "workload = \"go-std\"\npackage = \"net/http\"",
+            "\"net/http\"",
+            "not in the `packages`",
+        ),
     ];
     let original = std::fs::read_to_string(p.config()).unwrap();
     for (from, to, marker, message) in cases {

@@ -63,7 +63,11 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
         for run in &doc.runs {
             assert!(run.validity.valid, "{}: {:?}\n{}", doc.cell, run.validity, run.stdout);
             assert!(!run.monitoring.samples.is_empty(), "{}: no monitoring samples", doc.cell);
-            assert!(run.monitoring.samples.iter().any(|s| s.containers.contains_key("client")), "{}: the benchmark container is sampled", doc.cell);
+            assert!(
+                run.monitoring.samples.iter().any(|s| s.containers.contains_key("client")),
+                "{}: the benchmark container is sampled",
+                doc.cell
+            );
         }
         let (metric, m) = doc.metrics.iter().find(|(k, _)| k.ends_with(" ns/op")).expect("an ns/op metric");
         assert_eq!(m.values.len(), 3, "{metric}");
@@ -76,7 +80,8 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
     }
 
     // Interleaved: repetition by repetition, every cell once per repetition.
-    let mut runs: Vec<(&str, u32, &str)> = docs.iter().flat_map(|d| d.runs.iter().map(move |r| (r.started.as_str(), r.index, d.cell.as_str()))).collect();
+    let mut runs: Vec<(&str, u32, &str)> =
+        docs.iter().flat_map(|d| d.runs.iter().map(move |r| (r.started.as_str(), r.index, d.cell.as_str()))).collect();
     runs.sort();
     let reps: Vec<u32> = runs.iter().map(|r| r.1).collect();
     assert_eq!(reps, vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2], "{runs:?}");

@@ -48,7 +48,9 @@ pub fn commit_all(dir: &Path, message: &str, date: &str) -> String {
 pub fn go_repo(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     git(dir, &["init", "-q"], "2026-01-01T00:00:00Z");
-    let goversion = |n: u32| format!("// Copyright 2018 The Go Authors.\n\npackage goversion\n\n// Version is the Go 1.x version.\nconst Version = {n}\n");
+    let goversion = |n: u32| {
+        format!("// Copyright 2018 The Go Authors.\n\npackage goversion\n\n// Version is the Go 1.x version.\nconst Version = {n}\n")
+    };
     write(&dir.join("src/make.bash"), "#!/usr/bin/env bash\necho fake make.bash\n");
     write(&dir.join("src/internal/goversion/goversion.go"), &goversion(27));
     write(&dir.join("README.md"), "# The Go Programming Language\n");
@@ -157,7 +159,12 @@ impl Project {
 
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.xtask(args);
-        assert!(out.status.success(), "xtask {args:?} failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "xtask {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -190,7 +197,11 @@ pub fn golden(name: &str, actual: &str) {
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} is missing; run with UPDATE_GOLDEN=1", path.display()));
-    assert!(expected == actual, "{} differs from the generated text (UPDATE_GOLDEN=1 rewrites it):\n--- expected\n{expected}\n--- actual\n{actual}", path.display());
+    assert!(
+        expected == actual,
+        "{} differs from the generated text (UPDATE_GOLDEN=1 rewrites it):\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
 }
 
 /// The offline base image (`scripts/base-image.sh`, which does nothing when
@@ -201,7 +212,8 @@ pub fn base_image() -> (String, String) {
         let out = Command::new("bash").arg(workspace().join("scripts/base-image.sh")).output().unwrap();
         assert!(out.status.success(), "scripts/base-image.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
         let stdout = String::from_utf8(out.stdout).unwrap();
-        let field = |k: &str| stdout.lines().find_map(|l| l.strip_prefix(k)).unwrap_or_else(|| panic!("no {k} in {stdout}")).trim().to_string();
+        let field =
+            |k: &str| stdout.lines().find_map(|l| l.strip_prefix(k)).unwrap_or_else(|| panic!("no {k} in {stdout}")).trim().to_string();
         let image = field("image:");
         let reference = image.rsplit_once(':').map_or(image.clone(), |(r, _)| r.to_string());
         (reference, field("digest:"))
