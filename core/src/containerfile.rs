@@ -97,7 +97,9 @@ pub fn toolchain(base_ref: &str, go: &LockedGo, bootstrap: &Bootstrap) -> String
     steps.push(format!("rm -rf {GOROOT}/pkg/obj"));
     run(&mut out, &steps);
     out.push_str(&format!("ENV GOROOT={GOROOT} PATH={PATH} GOTOOLCHAIN=local\n"));
-    out.push_str("RUN go version && go env GOROOT GOVERSION\n");
+    // Any `go` command writes telemetry files named by date under HOME: the
+    // check runs with HOME on the scratch tmpfs like the build.
+    run(&mut out, &[GO_CACHE_ENV.to_string(), "go version".to_string(), "go env GOROOT GOVERSION".to_string()]);
     out
 }
 
