@@ -96,6 +96,9 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
         String::from_utf8(podman(&args).stdout).unwrap().trim().to_string()
     };
     assert_eq!(run(&["go", "version"]), "go version go1.27.0 linux/amd64");
+    // Regression: a `go` command in the recipe wrote dated telemetry files
+    // under HOME, so every rebuild gave a different image ID.
+    assert_eq!(run(&["sh", "-c", "ls -A /root/.config 2>/dev/null; ls -A /gobench-tmp 2>/dev/null; test -d /tmp && echo tmp"]), "tmp");
     assert_eq!(run(&["cat", "/usr/local/share/gobench/go-devel-version"]), devel.provenance.go.devel.clone().unwrap());
     let label = podman(&["image", "inspect", "--format", "{{index .Labels \"io.gobench.go.devel\"}}", tag]);
     assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), devel.provenance.go.devel.clone().unwrap());
