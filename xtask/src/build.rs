@@ -11,7 +11,7 @@ use gobench_core::config::Config;
 use gobench_core::containerfile::MODCACHE_MOUNT;
 use gobench_core::plan::{self, Cell, Image, Plan, HASH_LABEL};
 use serde::{Deserialize, Serialize};
-use xshell::Shell;
+use xshell::{cmd, Shell};
 
 use crate::paths::{write_atomic, Paths};
 use crate::{flags, gen, git, podman};
@@ -167,6 +167,11 @@ fn build_one(sh: &Shell, paths: &Paths, config: &Config, image: &Image, step: &s
         let id = id.trim().trim_start_matches("sha256:").to_string();
         eprintln!("{step} built {} in {seconds:.0} s: image {}", image.title, &id[..12.min(id.len())]);
         record.image_id = Some(id.clone());
+        // Every RUN step leaves an untagged intermediate image carrying our
+        // labels; nothing uses them (builds never use a cache), and `podman
+        // rmi` of the final image would not remove them.
+        let filter = format!("label={HASH_LABEL}={}", image.hash);
+        cmd!(sh, "podman image prune --force --filter {filter}").quiet().ignore_stdout().run().context("removing intermediate images")?;
         Ok(id)
     } else {
         let tail = log_tail(&log, 25);

@@ -51,6 +51,13 @@ fn rebuilding_a_recipe_after_rmi_gives_the_identical_image_id() {
     assert!(out.status.success() && err.matches("] built ").count() == 2, "both images are rebuilt:\n{err}");
     let second: Vec<String> = tags.iter().map(|t| image_id(t).expect("rebuilt")).collect();
     assert_eq!(first, second, "same recipe, same image ID");
+    // No untagged intermediate images are left behind by the builds.
+    for tag in &tags {
+        let hash = tag.rsplit(':').next().unwrap();
+        let filter = format!("label=io.gobench.image.hash={hash}");
+        let out = podman(&["images", "--quiet", "--filter", &filter, "--filter", "dangling=true"]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "", "intermediate images of {tag} left");
+    }
     // The input hash is on the image as a label.
     let label = podman(&["image", "inspect", "--format", "{{index .Labels \"io.gobench.image.hash\"}}", &tags[0]]);
     assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), tags[0].rsplit(':').next().unwrap());
