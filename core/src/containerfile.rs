@@ -80,7 +80,15 @@ pub fn toolchain(base_ref: &str, go: &LockedGo, bootstrap: &Bootstrap) -> String
     }
     labels(&mut out, &l);
 
-    let mut steps = unpack(GO_MIRROR, &go.sha, GOROOT);
+    // Registry bases such as the official golang image keep their Go where
+    // the built toolchain goes: move it aside and bootstrap from there.
+    let mut bootstrap_root = bootstrap.goroot.trim_end_matches('/').to_string();
+    let mut steps = Vec::new();
+    if bootstrap_root == GOROOT {
+        bootstrap_root = format!("{GOROOT}-bootstrap");
+        steps.push(format!("mv {GOROOT} {bootstrap_root}"));
+    }
+    steps.extend(unpack(GO_MIRROR, &go.sha, GOROOT));
     if let Some(devel) = &go.devel {
         // cmd/dist would call this build `go1.N-devel_...`, which etcd's
         // build and go.mod checks refuse. Writing the release-shaped version
@@ -91,7 +99,7 @@ pub fn toolchain(base_ref: &str, go: &LockedGo, bootstrap: &Bootstrap) -> String
         steps.push(format!("printf '%s\\n' '{devel}' > {DEVEL_RECORD}"));
     }
     steps.push(format!("cd {GOROOT}/src"));
-    steps.push(format!("{GO_CACHE_ENV} GOROOT_BOOTSTRAP={}", bootstrap.goroot));
+    steps.push(format!("{GO_CACHE_ENV} GOROOT_BOOTSTRAP={bootstrap_root}"));
     steps.push("./make.bash".to_string());
     // The bootstrap's object cache is not part of a Go distribution.
     steps.push(format!("rm -rf {GOROOT}/pkg/obj"));
@@ -206,4 +214,41 @@ pub fn go_std(parent_tag: &str, packages: &[String]) -> String {
 /// The test binary of a standard library package in the go-std image.
 pub fn gostd_binary(package: &str) -> String {
     format!("{GOSTD_BIN}/{}.test", package.replace('/', "_"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn go(devel: bool) -> LockedGo {
+        LockedGo {
+            name: "master".into(),
+            url: "https://go.googlesource.com/go".into(),
+            git_ref: "master".into(),
+            sha: "a".repeat(40),
+            commit_time: "2026-08-10T09:30:00Z".into(),
+            version_file: (!devel).then(|| "go1.28.1".into()),
+            minor: 28,
+            devel: devel.then(|| "go1.28-devel_aaaaaaa Mon Aug 10 09:30:00 2026 +0000".into()),
+        }
+    }
+
+    #[test]
+    fn a_registry_golang_base_keeps_its_go_as_the_bootstrap() {
+        let b = Bootstrap { version: "1.26.2".into(), goroot: "/usr/local/go".into() };
+        let text = toolchain(&format!("docker.io/library/golang@sha256:{}", "0".repeat(64)), &go(true), &b);
+        let mv = text.find("mv /usr/local/go /usr/local/go-bootstrap;").expect("the base's Go is moved aside");
+        assert!(mv < text.find("git --git-dir").unwrap(), "before the source is unpacked");
+        assert!(text.contains("GOROOT_BOOTSTRAP=/usr/local/go-bootstrap;"), "{text}");
+        assert_eq!(text.matches("make.bash").count(), 1);
+    }
+
+    #[test]
+    fn our_base_bootstraps_in_place() {
+        let b = Bootstrap { version: "1.27.3".into(), goroot: "/usr/local/go-bootstrap".into() };
+        let text = toolchain("localhost/gobench/base@sha256:0", &go(false), &b);
+        assert!(!text.contains("mv "), "{text}");
+        assert!(!text.contains("/usr/local/go/VERSION"), "a release has its own VERSION file:\n{text}");
+        assert!(text.contains("GOROOT_BOOTSTRAP=/usr/local/go-bootstrap;"));
+    }
 }
