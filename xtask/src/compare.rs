@@ -1,7 +1,6 @@
 //! `cargo xtask compare A B`: a benchstat-style table between two sets of
 //! results. Also home of the results loader the analysis commands share.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -51,11 +50,8 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self, paths: &Paths) -> Result<()> {
-        exit_code(self.compare(paths))
-    }
-
-    fn compare(self, paths: &Paths) -> Result<bool> {
+    /// `true` when a significant regression makes the gate fail.
+    pub fn run(self, paths: &Paths) -> Result<bool> {
         let Args { a, b, alpha, min_change, json, csv, fail_on_regression } = self;
         anyhow::ensure!(alpha > 0.0 && alpha < 1.0, "--alpha must be between 0 and 1, got {alpha}");
         anyhow::ensure!(min_change >= 0.0, "--min-change is a magnitude in percent, got {min_change}");
@@ -149,19 +145,4 @@ fn parse(root: &Path, file: &Path, text: &str) -> Result<Loaded> {
     let rel = abs.strip_prefix(root).unwrap_or(&abs);
     let path = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
     Ok(Loaded { path, doc })
-}
-
-/// Ends the process with the documented exit codes: 0 when `found` is
-/// false, 1 when true, 2 (after printing the error chain) on an error.
-pub fn exit_code(result: Result<bool>) -> Result<()> {
-    let code = match result {
-        Ok(false) => return Ok(()),
-        Ok(true) => 1,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            2
-        }
-    };
-    let _ = std::io::stdout().flush();
-    std::process::exit(code)
 }

@@ -8,7 +8,7 @@ use gobench_core::analysis::changes::{self, DetectConfig};
 use gobench_core::analysis::{series, time::parse_rfc3339};
 use gobench_core::detect::{EDivisive, RelativeDifference};
 
-use crate::compare::{exit_code, load_results};
+use crate::compare::load_results;
 use crate::paths::Paths;
 
 /// Detect regressions and improvements over the history in `results/`, and
@@ -63,11 +63,8 @@ pub enum Models {
 }
 
 impl Args {
-    pub fn run(self, paths: &Paths) -> Result<()> {
-        exit_code(self.detect(paths))
-    }
-
-    fn detect(self, paths: &Paths) -> Result<bool> {
+    /// `true` when a regression or missing data was found.
+    pub fn run(self, paths: &Paths) -> Result<bool> {
         let json = self.json;
         let cfg = self.config(paths)?;
         let docs = load_results(paths)?;

@@ -140,7 +140,7 @@ pub struct Bench {
 }
 
 /// Run a benchmark once in an existing image and print the judged run as
-/// JSON; exits non-zero when the run is invalid.
+/// JSON; exits 1 when the run is invalid or could not take place.
 ///
 /// For etcd the image must have `etcd`, `etcdctl` and `benchmark` on its
 /// PATH; for go-std the package's test binary built by the go-std recipe.

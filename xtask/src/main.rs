@@ -27,34 +27,41 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Exit codes: 0 the command did its job and found nothing wrong; 1 it did
+/// its job and the answer is bad (`compare --fail-on-regression` found a
+/// regression, `detect` found a regression or missing data); 2 it could not
+/// do its job (the error chain is printed once).
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
     match run(flags) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::from(1),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }
 
-fn run(flags: flags::Xtask) -> anyhow::Result<()> {
+/// Runs a command; `Ok(true)` when its answer is bad (see the exit codes).
+fn run(flags: flags::Xtask) -> anyhow::Result<bool> {
     let sh = xshell::Shell::new()?;
     let paths = paths::Paths::new(flags.global.config.as_deref())?;
+    let done = |r: anyhow::Result<()>| r.map(|()| false);
     match flags.cmd {
-        flags::Cmd::Lock(cmd) => cmd.run(&sh, &paths),
-        flags::Cmd::Gen(cmd) => cmd.run(&paths),
-        flags::Cmd::Build(cmd) => cmd.run(&paths),
-        flags::Cmd::Upload(cmd) => cmd.run(&sh, &paths),
-        flags::Cmd::HorreumSetup(cmd) => cmd.run(&paths),
-        flags::Cmd::Bench(cmd) => cmd.run(&paths),
+        flags::Cmd::Lock(cmd) => done(cmd.run(&sh, &paths)),
+        flags::Cmd::Gen(cmd) => done(cmd.run(&paths)),
+        flags::Cmd::Build(cmd) => done(cmd.run(&paths)),
+        flags::Cmd::Bench(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Run(cmd) => cmd.run(),
+        flags::Cmd::Doctor(cmd) => done(cmd.run(&paths)),
+        flags::Cmd::Demo(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Compare(cmd) => cmd.run(&paths),
         flags::Cmd::Detect(cmd) => cmd.run(&paths),
-        flags::Cmd::Report(cmd) => cmd.run(&paths),
-        flags::Cmd::Export(cmd) => cmd.run(&paths),
-        flags::Cmd::Doctor(cmd) => cmd.run(&paths),
-        flags::Cmd::Demo(cmd) => cmd.run(&paths),
+        flags::Cmd::Report(cmd) => done(cmd.run(&paths)),
+        flags::Cmd::Export(cmd) => done(cmd.run(&paths)),
+        flags::Cmd::Upload(cmd) => done(cmd.run(&sh, &paths)),
+        flags::Cmd::HorreumSetup(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Bisect(_) | flags::Cmd::Reproduce(_) | flags::Cmd::Serve(_) => {
             anyhow::bail!("this command is not implemented yet; see the open issues")
         }
