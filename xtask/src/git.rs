@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gobench_core::hash::sha256_hex;
+use gobench_core::refname;
 use xshell::{cmd, Shell};
 
 /// The mirror directory of a source URL: readable name plus a hash of the URL.
@@ -45,9 +46,14 @@ pub fn update_mirror(sh: &Shell, cache: &Path, location: &str) -> Result<PathBuf
         .tempdir_in(parent)
         .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
     let dest = tmp.path().join("m.git");
-    cmd!(sh, "git clone --quiet --mirror {location} {dest}").quiet().run().with_context(|| {
+    // Branches and tags only: a `--mirror` of GitHub or Gerrit would also
+    // fetch every pull request or change ref. Other refs are fetched on
+    // demand by `resolve`.
+    cmd!(sh, "git clone --quiet --bare {location} {dest}").quiet().run().with_context(|| {
         format!("cloning {location} (a URL needs the network; without one, `cargo xtask demo` runs the pipeline offline)")
     })?;
+    cmd!(sh, "git --git-dir={dest} config remote.origin.fetch +refs/heads/*:refs/heads/*").quiet().run()?;
+    cmd!(sh, "git --git-dir={dest} config --add remote.origin.fetch +refs/tags/*:refs/tags/*").quiet().run()?;
     std::fs::rename(&dest, &mirror).with_context(|| format!("moving the clone of {location} to {}", mirror.display()))?;
     Ok(mirror)
 }
@@ -55,12 +61,24 @@ pub fn update_mirror(sh: &Shell, cache: &Path, location: &str) -> Result<PathBuf
 /// The full SHA of the commit a ref (branch, tag, SHA) names in a mirror.
 pub fn resolve(sh: &Shell, mirror: &Path, git_ref: &str, location: &str) -> Result<String> {
     let spec = format!("{git_ref}^{{commit}}");
-    let out = cmd!(sh, "git --git-dir={mirror} rev-parse --verify --quiet --end-of-options {spec}").quiet().ignore_status().output()?;
-    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !out.status.success() || sha.is_empty() {
-        anyhow::bail!("ref `{git_ref}` was not found in {location}; check the branch, tag or commit name in the config");
+    let rev_parse = || -> Result<Option<String>> {
+        let out = cmd!(sh, "git --git-dir={mirror} rev-parse --verify --quiet --end-of-options {spec}").quiet().ignore_status().output()?;
+        let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok((out.status.success() && !sha.is_empty()).then_some(sha))
+    };
+    if let Some(sha) = rev_parse()? {
+        return Ok(sha);
     }
-    Ok(sha)
+    // A full ref outside branches and tags (a Gerrit change, a pull request)
+    // or a commit not on any branch: fetch just that.
+    if git_ref.starts_with("refs/") || refname::is_full_sha(git_ref) {
+        let refspec = if git_ref.starts_with("refs/") { format!("+{git_ref}:{git_ref}") } else { git_ref.to_string() };
+        let _ = cmd!(sh, "git --git-dir={mirror} fetch --quiet origin {refspec}").quiet().ignore_stderr().run();
+        if let Some(sha) = rev_parse()? {
+            return Ok(sha);
+        }
+    }
+    anyhow::bail!("ref `{git_ref}` was not found in {location}; check the branch, tag or commit name in the config")
 }
 
 /// The file at `path` in commit `sha`, or `None` if the commit has no such file.

@@ -156,3 +156,21 @@ fn unimplemented_commands_say_so_and_fail() {
         assert!(help.contains("Not implemented yet"), "{cmd}: {help}");
     }
 }
+
+/// Mirrors hold branches and tags only (a `--mirror` of Gerrit or GitHub
+/// would fetch every change); a change ref is fetched when it is named.
+#[test]
+fn a_change_ref_outside_branches_and_tags_is_fetched_on_demand() {
+    let p = Project::shipped();
+    let etcd = p.path().join("etcd");
+    git(&etcd, &["checkout", "-q", "-b", "cl"], "2026-10-01T00:00:00Z");
+    std::fs::write(etcd.join("CHANGE"), "a change under review\n").unwrap();
+    let change = crate::support::commit_all(&etcd, "server: a change under review", "2026-10-01T00:00:00Z");
+    git(&etcd, &["update-ref", "refs/changes/01/1/1", &change], "2026-10-01T00:00:00Z");
+    git(&etcd, &["checkout", "-q", "main"], "2026-10-01T00:00:00Z");
+    git(&etcd, &["branch", "-D", "cl"], "2026-10-01T00:00:00Z");
+    p.edit_config(|t| t.replace("refs = [\"release-3.6\", \"main\"]", "refs = [\"release-3.6\", \"refs/changes/01/1/1\"]"));
+    p.ok(&["lock"]);
+    let lock = std::fs::read_to_string(p.path().join("toolchains.lock")).unwrap();
+    assert!(lock.contains(&format!("sha = \"{change}\"")), "{lock}");
+}
