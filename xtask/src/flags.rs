@@ -160,6 +160,9 @@ pub struct Run {
     /// The run is killed and marked invalid after this long.
     #[arg(long, default_value_t = 900)]
     pub timeout_secs: u64,
+    /// etcd: the server's data directory, a fresh tmpfs or a fresh podman volume.
+    #[arg(long, value_enum, default_value = "tmpfs")]
+    pub data_dir: DataDirArg,
     #[arg(long)]
     pub server_cpus: Option<String>,
     #[arg(long)]
@@ -173,6 +176,21 @@ pub struct Run {
 pub enum Kind {
     Etcd,
     GoStd,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DataDirArg {
+    Tmpfs,
+    Volume,
+}
+
+impl From<DataDirArg> for gobench_core::config::DataDir {
+    fn from(d: DataDirArg) -> Self {
+        match d {
+            DataDirArg::Tmpfs => gobench_core::config::DataDir::Tmpfs,
+            DataDirArg::Volume => gobench_core::config::DataDir::Volume,
+        }
+    }
 }
 
 impl From<Kind> for gobench_core::config::WorkloadKind {

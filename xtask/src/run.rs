@@ -328,7 +328,7 @@ impl flags::Run {
             package: self.package,
             server_flags: self.server_flag,
             timeout: Duration::from_secs(self.timeout_secs),
-            data_dir: DataDir::Tmpfs,
+            data_dir: self.data_dir.into(),
             server_cpus: self.server_cpus,
             client_cpus: self.client_cpus,
         };

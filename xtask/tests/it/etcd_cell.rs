@@ -176,6 +176,16 @@ fn assert_reason(o: &Outcome, expected: &str) {
 }
 
 #[test]
+fn a_server_on_a_fresh_volume_works_and_the_volume_is_removed() {
+    let _serial = serial();
+    let (child, started) = spawn_run(120, &["--data-dir", "volume"], &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]));
+    // `finish` checks that no container and no volume of this run is left.
+    let o = finish(child, started);
+    assert!(o.status.success() && o.run.validity.valid, "{:?}\n{}", o.run.validity, o.stderr);
+    assert_eq!(o.run.values.get("rps"), Some(&15480.3636));
+}
+
+#[test]
 fn put_report_is_a_valid_run_with_metrics_of_the_server() {
     let o = run(120, &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]));
     assert!(o.status.success(), "xtask run failed: {:?}\n{}", o.run.validity, o.stderr);
