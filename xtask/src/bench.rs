@@ -163,17 +163,17 @@ fn describe(r: &schema::Run) -> String {
 }
 
 /// What every document of an invocation shares.
-struct Shared {
+struct Shared<'a> {
     host: schema::Host,
     toolkit: schema::Toolkit,
     /// `go version` of each toolchain image, by hash.
     go_version: BTreeMap<String, String>,
-    image_ids: BTreeMap<String, String>,
-    tags: BTreeMap<String, String>,
+    plan: &'a Plan,
+    built: &'a Built,
 }
 
-impl Shared {
-    fn gather(sh: &Shell, plan: &Plan, built: &Built, states: &[CellRuns]) -> Result<Shared> {
+impl<'a> Shared<'a> {
+    fn gather(sh: &Shell, plan: &'a Plan, built: &'a Built, states: &[CellRuns]) -> Result<Shared<'a>> {
         let mut go_version = BTreeMap::new();
         for s in states {
             let tc = &s.cell.toolchain;
@@ -186,25 +186,19 @@ impl Shared {
                 go_version.insert(tc.clone(), v.trim().to_string());
             }
         }
-        Ok(Shared {
-            host: host::describe()?,
-            toolkit: host::toolkit(sh),
-            go_version,
-            image_ids: built.ids.clone(),
-            tags: plan.images.iter().map(|i| (i.hash.clone(), i.tag.clone())).collect(),
-        })
+        Ok(Shared { host: host::describe()?, toolkit: host::toolkit(sh), go_version, plan, built })
     }
 
     fn image(&self, hash: &str) -> ImageRef {
         ImageRef {
             hash: hash.to_string(),
-            id: self.image_ids.get(hash).cloned().unwrap_or_default(),
-            tag: self.tags.get(hash).cloned().unwrap_or_default(),
+            id: self.built.ids.get(hash).cloned().unwrap_or_default(),
+            tag: self.plan.image(hash).map(|i| i.tag.clone()).unwrap_or_default(),
         }
     }
 }
 
-fn document(config: &Config, lock: &Lock, ctx: &Shared, s: &CellRuns) -> Result<ResultDoc> {
+fn document(config: &Config, lock: &Lock, ctx: &Shared<'_>, s: &CellRuns) -> Result<ResultDoc> {
     let cell = s.cell;
     let go = lock.go_entry(&cell.go).context("cell's Go entry is locked")?;
     let workload = config.workload(&cell.workload).context("cell's workload is configured")?;

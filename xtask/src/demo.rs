@@ -63,7 +63,7 @@ impl flags::Demo {
 }
 
 /// Makes the base image if missing; returns its reference and digest.
-fn base_image(sh: &Shell, cache: &Path) -> Result<(String, String)> {
+pub fn base_image(sh: &Shell, cache: &Path) -> Result<(String, String)> {
     let script = workspace_root().join("scripts/base-image.sh");
     let out = cmd!(sh, "bash {script}")
         .env("GOBENCH_CACHE", cache)

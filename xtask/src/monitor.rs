@@ -485,11 +485,8 @@ mod tests {
         static IMAGE: OnceLock<String> = OnceLock::new();
         IMAGE
             .get_or_init(|| {
-                let script = crate::paths::workspace_root().join("scripts/base-image.sh");
-                let sh = shell();
-                let out = cmd!(sh, "bash {script}").quiet().read().expect("scripts/base-image.sh makes the base image");
-                let line = out.lines().find_map(|l| l.strip_prefix("image:")).unwrap_or_else(|| panic!("no image: in {out}"));
-                line.trim().to_string()
+                let cache = crate::paths::Paths::new(None).expect("the workspace paths").cache;
+                crate::demo::base_image(&shell(), &cache).expect("scripts/base-image.sh makes the base image").0
             })
             .clone()
     }

@@ -4,7 +4,7 @@
 //!
 //! Also `cargo xtask run`, which runs a benchmark once in any image.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -249,12 +249,7 @@ fn wait_for(name: &str, timeout: Duration) -> Result<RunExit> {
             return Ok(RunExit { code: out.trim().parse().ok(), timed_out: false });
         }
         if interrupted() || Instant::now() > deadline {
-            let _ = Command::new("podman")
-                .env("CONTAINERS_CONF", podman::containers_conf())
-                .args(["kill", name])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            let _ = podman::command().args(["kill", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
             let _ = wait.kill();
             let _ = wait.wait();
             anyhow::ensure!(!interrupted(), "interrupted");
