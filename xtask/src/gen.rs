@@ -35,12 +35,15 @@ fn files(image: &plan::Image) -> [(String, String); 2] {
 /// Writes every image's files; unchanged files are not rewritten. Files of
 /// images no longer in the matrix stay: past results name them.
 pub fn write_all(paths: &Paths, plan: &Plan) -> Result<()> {
-    for image in &plan.images {
-        for (name, text) in files(image) {
-            let path = paths.containerfiles.join(name);
-            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-                write_atomic(&path, text.as_bytes())?;
-            }
+    plan.images.iter().try_for_each(|image| write_image(paths, image))
+}
+
+/// Writes one image's files, unless they are current.
+pub fn write_image(paths: &Paths, image: &plan::Image) -> Result<()> {
+    for (name, text) in files(image) {
+        let path = paths.containerfiles.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            write_atomic(&path, text.as_bytes())?;
         }
     }
     Ok(())

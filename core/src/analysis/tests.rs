@@ -50,6 +50,8 @@ fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metric
             command: Vec::new(),
             server_cpus: None,
             client_cpus: None,
+            spec: None,
+            runs_requested: None,
         },
         host: Host { name: host.to_string(), cpu_model: String::new(), cores: 1, memory_bytes: 0, kernel: String::new() },
         runs: vec![Run {
@@ -63,6 +65,7 @@ fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metric
             stdout: String::new(),
             stderr_tail: String::new(),
             monitoring: Monitoring::default(),
+            host_activity: Vec::new(),
         }],
     };
     Loaded { path: format!("results/{go}-{sha}-{started}.json"), doc }

@@ -78,6 +78,8 @@ fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&
             command: vec!["benchmark".to_string(), bench.to_string()],
             server_cpus: None,
             client_cpus: None,
+            spec: None,
+            runs_requested: None,
         },
         host: Host {
             name: host.to_string(),
