@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod lock;
 pub mod parse;
 pub mod plan;
+pub mod recipe;
 pub mod refname;
 pub mod results;
 pub mod schema;

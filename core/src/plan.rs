@@ -19,7 +19,7 @@ pub const IMAGE_PREFIX: &str = "localhost/gobench";
 /// The label that carries the input hash on every image we build.
 pub const HASH_LABEL: &str = "io.gobench.image.hash";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImageKind {
     GoToolchain,

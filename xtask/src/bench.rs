@@ -108,7 +108,7 @@ pub fn bench(
         let mut to_commit = files.clone();
         for (cell, _) in &written {
             for hash in [&cell.image, &cell.toolchain] {
-                for ext in ["Containerfile", "json"] {
+                for ext in ["Containerfile", "json", "recipe.toml"] {
                     let recipe = paths.containerfiles.join(format!("{hash}.{ext}"));
                     if recipe.exists() && !to_commit.contains(&recipe) {
                         to_commit.push(recipe);

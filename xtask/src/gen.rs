@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use gobench_core::plan::{self, Plan};
+use gobench_core::recipe::Recipe;
 
 use crate::flags;
 use crate::paths::{write_atomic, Paths};
@@ -26,10 +27,14 @@ impl flags::Gen {
     }
 }
 
-/// The two files of an image: the Containerfile, and the canonical inputs
-/// whose SHA-256 is the hash.
-fn files(image: &plan::Image) -> [(String, String); 2] {
-    [(format!("{}.Containerfile", image.hash), image.containerfile.clone()), (format!("{}.json", image.hash), image.inputs.canonical())]
+/// The three files of an image: the Containerfile, the canonical inputs
+/// whose SHA-256 is the hash, and the record of where its sources come from.
+fn files(image: &plan::Image) -> [(String, String); 3] {
+    [
+        (format!("{}.Containerfile", image.hash), image.containerfile.clone()),
+        (format!("{}.json", image.hash), image.inputs.canonical()),
+        (format!("{}.recipe.toml", image.hash), Recipe::of(image).to_toml()),
+    ]
 }
 
 /// Writes every image's files; unchanged files are not rewritten. Files of
