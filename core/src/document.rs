@@ -230,6 +230,7 @@ mod tests {
             hash: hash.to_string(),
             id: format!("id-of-{}", &hash[..12]),
             tag: format!("{repo}:{hash}"),
+            layers: vec![format!("sha256:{}", "1".repeat(64)), format!("sha256:{}", &hash[..64])],
         };
         Head {
             cell: cell.clone(),

@@ -127,11 +127,15 @@ pub struct WorkloadProvenance {
 
 /// An image by input hash (what it was built from) and podman image ID
 /// (what was built).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageRef {
     pub hash: String,
     pub id: String,
     pub tag: String,
+    /// The diff IDs of its layers, bottom first: a rebuild that differs is
+    /// traced to the layer that does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -72,8 +72,8 @@ pub fn bench(
             spec: spec.clone(),
             runs_requested: runs_of(cell),
             go_version: shared.go_version.get(&cell.toolchain).cloned().unwrap_or_default(),
-            image: shared.image(&cell.image),
-            toolchain_image: shared.image(&cell.toolchain),
+            image: shared.image(&sh, &cell.image)?,
+            toolchain_image: shared.image(&sh, &cell.toolchain)?,
             toolkit: shared.toolkit.clone(),
             host: shared.host.clone(),
         };
@@ -175,11 +175,8 @@ impl<'a> Shared<'a> {
         Ok(Shared { host: host::describe()?, toolkit: host::toolkit(sh), go_version, plan, built })
     }
 
-    fn image(&self, hash: &str) -> ImageRef {
-        ImageRef {
-            hash: hash.to_string(),
-            id: self.built.ids.get(hash).cloned().unwrap_or_default(),
-            tag: self.plan.image(hash).map(|i| i.tag.clone()).unwrap_or_default(),
-        }
+    fn image(&self, sh: &Shell, hash: &str) -> Result<ImageRef> {
+        let tag = self.plan.image(hash).map(|i| i.tag.clone()).unwrap_or_default();
+        Ok(ImageRef { hash: hash.to_string(), id: self.built.ids.get(hash).cloned().unwrap_or_default(), layers: podman::layers(sh, &tag)?, tag })
     }
 }

@@ -51,6 +51,12 @@ pub fn inspect(sh: &Shell, reference: &str, format: &str) -> Result<String> {
     cmd!(sh, "podman image inspect --format {format} {reference}").quiet().read().with_context(|| format!("inspecting image {reference}"))
 }
 
+/// The diff IDs of an image's layers, bottom first.
+pub fn layers(sh: &Shell, reference: &str) -> Result<Vec<String>> {
+    let json = inspect(sh, reference, "{{json .RootFS.Layers}}")?;
+    serde_json::from_str(&json).with_context(|| format!("reading the layers of {reference} from {json:?}"))
+}
+
 /// What `podman build` needs beyond the Containerfile.
 pub struct BuildSpec<'a> {
     pub containerfile: &'a Path,

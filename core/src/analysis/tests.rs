@@ -11,7 +11,7 @@ use crate::schema::*;
 use crate::stats::{summarize, Direction};
 
 fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metrics: &[(&str, &str, &[f64])]) -> Loaded {
-    let image = |h: &str| ImageRef { hash: h.to_string(), id: String::new(), tag: String::new() };
+    let image = |h: &str| ImageRef { hash: h.to_string(), ..ImageRef::default() };
     let doc = ResultDoc {
         schema: RESULT_SCHEMA.to_string(),
         started: started.to_string(),

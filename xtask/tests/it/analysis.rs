@@ -37,6 +37,7 @@ fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&
         hash: format!("{kind}{}{}", g.sha, "0".repeat(20)),
         id: "sha256:".to_string() + &"1".repeat(64),
         tag: format!("localhost/gobench/{kind}"),
+        ..ImageRef::default()
     };
     ResultDoc {
         schema: RESULT_SCHEMA.to_string(),
