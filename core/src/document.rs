@@ -146,6 +146,7 @@ pub fn start(config: &Config, lock: &Lock, head: Head) -> Result<ResultDoc, Stri
         },
         host: head.host,
         runs: Vec::new(),
+        reproduces: None,
     })
 }
 

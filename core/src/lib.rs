@@ -18,6 +18,7 @@ pub mod parse;
 pub mod plan;
 pub mod recipe;
 pub mod refname;
+pub mod reproduce;
 pub mod results;
 pub mod schema;
 pub mod spec;

@@ -37,6 +37,10 @@ pub struct ResultDoc {
     pub host: Host,
     /// Every run, valid or not, with its raw output.
     pub runs: Vec<Run>,
+    /// Set on a document made by `cargo xtask reproduce`: which document it
+    /// reproduces, how its images came back, and the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduces: Option<crate::reproduce::Reproduction>,
 }
 
 /// The fields the seed pipeline uploaded, kept so old Horreum labels work.

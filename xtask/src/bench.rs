@@ -177,6 +177,11 @@ impl<'a> Shared<'a> {
 
     fn image(&self, sh: &Shell, hash: &str) -> Result<ImageRef> {
         let tag = self.plan.image(hash).map(|i| i.tag.clone()).unwrap_or_default();
-        Ok(ImageRef { hash: hash.to_string(), id: self.built.ids.get(hash).cloned().unwrap_or_default(), layers: podman::layers(sh, &tag)?, tag })
+        Ok(ImageRef {
+            hash: hash.to_string(),
+            id: self.built.ids.get(hash).cloned().unwrap_or_default(),
+            layers: podman::layers(sh, &tag)?,
+            tag,
+        })
     }
 }

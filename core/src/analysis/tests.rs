@@ -67,6 +67,7 @@ fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metric
             monitoring: Monitoring::default(),
             host_activity: Vec::new(),
         }],
+        reproduces: None,
     };
     Loaded { path: format!("results/{go}-{sha}-{started}.json"), doc }
 }

@@ -90,6 +90,7 @@ fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&
             kernel: "6.1.0".to_string(),
         },
         runs: Vec::new(),
+        reproduces: None,
     }
 }
 
