@@ -196,26 +196,23 @@ fn is_rfc3339(s: &str) -> bool {
     }
 }
 
-/// Percent-encodes a query component (RFC 3986 unreserved characters stay as they are).
-fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// What a URL component (query value or path segment) must escape: everything but RFC 3986's
+/// unreserved characters.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// Percent-encodes a URL component: a query value or one path segment.
+pub fn encode_component(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
 }
 
 /// The full URL of Horreum's upload endpoint for one result:
 /// `{url}/api/run/data?test=..&start=..&stop=..&owner=..&access=..[&schema=..]`.
 pub fn upload_url(target: &UploadTarget, times: &ResultTimes) -> String {
+    let (start, stop) = (milliseconds(&times.started), milliseconds(&times.ended));
     let mut params = vec![
         ("test", target.test.as_str()),
-        ("start", times.started.as_str()),
-        ("stop", times.ended.as_str()),
+        ("start", start.as_str()),
+        ("stop", stop.as_str()),
         ("owner", target.owner.as_str()),
         ("access", target.access.as_str()),
     ];
@@ -224,6 +221,20 @@ pub fn upload_url(target: &UploadTarget, times: &ResultTimes) -> String {
     }
     let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode_component(v))).collect();
     format!("{}/api/run/data?{}", target.url.trim_end_matches('/'), query.join("&"))
+}
+
+/// An RFC 3339 time with its fraction cut to milliseconds. Horreum reads the upload's `start`
+/// and `stop` into java.time instants (`RunServiceImpl.java`), which hold at most nanoseconds,
+/// so more than nine fractional digits are refused; it keeps milliseconds anyway.
+fn milliseconds(time: &str) -> String {
+    let Some(dot) = time.get(19..20).filter(|c| *c == ".").map(|_| 19) else {
+        return time.to_owned();
+    };
+    let digits = time[dot + 1..].bytes().take_while(u8::is_ascii_digit).count();
+    if digits <= 3 {
+        return time.to_owned();
+    }
+    format!("{}{}", &time[..dot + 4], &time[dot + 1 + digits..])
 }
 
 /// What a Horreum answer to the upload means for the ledger.
@@ -482,6 +493,21 @@ mod tests {
         let mut t = target();
         t.schema = Some("urn:x:1".into());
         assert!(upload_url(&t, &times).ends_with("&access=PUBLIC&schema=urn%3Ax%3A1"));
+    }
+
+    #[test]
+    fn times_are_sent_in_milliseconds() {
+        for (doc_time, sent) in [
+            ("2026-11-21T05:30:00Z", "2026-11-21T05:30:00Z"),
+            ("2026-11-21T05:30:00.5Z", "2026-11-21T05:30:00.5Z"),
+            ("2026-11-21T05:30:00.123Z", "2026-11-21T05:30:00.123Z"),
+            ("2026-11-21T05:30:00.123456789Z", "2026-11-21T05:30:00.123Z"),
+            ("2026-11-21T05:30:00.1234567890123+01:00", "2026-11-21T05:30:00.123+01:00"),
+        ] {
+            assert_eq!(milliseconds(doc_time), sent, "{doc_time}");
+            let times = result_times(&doc(doc_time, doc_time)).unwrap();
+            assert!(upload_url(&target(), &times).contains(&format!("start={}&", encode_component(sent))));
+        }
     }
 
     #[test]

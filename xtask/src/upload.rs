@@ -32,6 +32,14 @@ pub const LEDGER_PATH: &str = "results/uploads.json";
 pub const STATE_PATH: &str = ".cache/upload-state.json";
 /// Where results live, relative to the repository root.
 pub const RESULTS_DIR: &str = "results";
+/// The lock held while one call reads, uses and writes the ledger, relative to the repository
+/// root. A sidecar file, because the ledger itself is replaced by rename on every write.
+pub const LOCK_PATH: &str = ".cache/upload.lock";
+/// How long to wait quietly for another upload before saying so.
+const LOCK_QUIET: Duration = Duration::from_secs(1);
+/// How long to wait for another upload at all: long enough for a slow Horreum, short enough
+/// that a stuck job does not block the next nightly run forever.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Upload result documents to Horreum, each exactly once (see results/uploads.json)
 #[derive(Debug, clap::Args)]
@@ -281,6 +289,9 @@ fn upload_candidates(
     let root = &settings.root;
     let ledger_path = root.join(LEDGER_PATH);
     let state_path = root.join(STATE_PATH);
+    // Held until the report is built: another upload that started at the same time reads the
+    // ledger only after this one has written it, and so never posts a result twice.
+    let _lock = lock_ledger(&root.join(LOCK_PATH), LOCK_QUIET, LOCK_TIMEOUT)?;
     let mut ledger = load_ledger(&ledger_path)?;
     let mut state = load_state(&state_path);
     let now = now_unix();
@@ -389,6 +400,56 @@ fn upload_candidates(
         report.committed = true;
     }
     Ok(report)
+}
+
+/// Takes the exclusive upload lock at `path`, waiting for another upload that holds it. The lock
+/// is the OS's (`flock`), so it goes away with the process that held it: a killed upload leaves
+/// no stale lock behind. The holder's pid is written into the file for the waiting message.
+fn lock_ledger(path: &Path, quiet: Duration, timeout: Duration) -> anyhow::Result<std::fs::File> {
+    use std::io::{Seek, Write};
+    let dir = path.parent().context("lock path has no parent")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("cannot open the upload lock {}", path.display()))?;
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
+        let waited = started.elapsed();
+        if waited >= timeout {
+            bail!(
+                "another upload ({}) has held {} for {} s; wait for it to finish or stop it, then retry",
+                lock_holder(path),
+                path.display(),
+                waited.as_secs()
+            );
+        }
+        if waited >= quiet && !said {
+            eprintln!("waiting for another upload to Horreum to finish ({}, lock {})", lock_holder(path), path.display());
+            said = true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    file.set_len(0).with_context(|| format!("cannot write {}", path.display()))?;
+    file.rewind().with_context(|| format!("cannot write {}", path.display()))?;
+    write!(file, "{}", std::process::id()).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(file)
+}
+
+fn lock_holder(path: &Path) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(pid) if !pid.trim().is_empty() => format!("pid {}", pid.trim()),
+        _ => "pid unknown".to_owned(),
+    }
 }
 
 fn commit_ledger(sh: &Shell, root: &Path, test: &str, count: usize) -> anyhow::Result<()> {
