@@ -263,6 +263,36 @@ pub fn classify(status: u16) -> Outcome {
     }
 }
 
+/// Why Horreum refused the key's user, from an upload answer, and what to change. `None` when the
+/// answer is not about rights (then [`classify`] decides).
+///
+/// From `RunServiceImpl.java` (Horreum 0.18-0.19): a key whose user lacks the `uploader` role is
+/// stopped with 403 before the upload code runs; a user who is not an uploader of the test's team
+/// gets 400 "Cannot upload to test ..., either it does not exist or user is not an uploader"; a
+/// user without the owner's team role gets 400 "This user does not have permissions to upload run
+/// for owner=...". Both 400s hold for every result of the target, so they stop the whole call.
+pub fn permission_problem(status: u16, body: &str, target: &UploadTarget) -> Option<String> {
+    let team_uploader = target.owner.strip_suffix("-team").map_or_else(|| "<team>-uploader".to_owned(), |t| format!("{t}-uploader"));
+    match status {
+        403 => Some(format!(
+            "Horreum refused the upload with 403: the API key's user lacks the uploader role; give that user the \
+             role {team_uploader} in Horreum (or use the key of a user who has it)"
+        )),
+        400 if body.contains("is not an uploader") => Some(format!(
+            "Horreum refused the upload to test {:?}: the test does not exist, or the API key's user is not an \
+             uploader for the team that owns it; check the test name, or give that user the team's uploader role \
+             (for {}: {team_uploader})",
+            target.test, target.owner
+        )),
+        400 if body.contains("permissions to upload run for owner") => Some(format!(
+            "Horreum refused owner {:?}: the API key's user is not a member of that team; set [upload] owner \
+             (or --owner) to a team the user belongs to, or add the user to {}",
+            target.owner, target.owner
+        )),
+        _ => None,
+    }
+}
+
 /// Run ids in Horreum's 202 body (plain text: `123`, or several ids separated by commas).
 pub fn parse_run_ids(body: &str) -> Vec<u64> {
     body.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect()
@@ -560,6 +590,19 @@ mod tests {
         ] {
             assert_eq!(classify(status), want, "{status}");
         }
+    }
+
+    #[test]
+    fn permission_answers_say_what_to_change() {
+        let t = target();
+        let forbidden = permission_problem(403, "", &t).unwrap();
+        assert!(forbidden.contains("uploader role") && forbidden.contains("perf-uploader"), "{forbidden}");
+        let test = permission_problem(400, "Cannot upload to test etcd put, either it does not exist or user is not an uploader", &t);
+        assert!(test.unwrap().contains("not an uploader for the team"));
+        let owner = permission_problem(400, "This user does not have permissions to upload run for owner=perf-team", &t).unwrap();
+        assert!(owner.contains("set [upload] owner"), "{owner}");
+        assert_eq!(permission_problem(400, "Cannot parse start", &t), None);
+        assert_eq!(permission_problem(401, "", &t), None);
     }
 
     #[test]

@@ -63,13 +63,14 @@ pub struct Upload {
     pub retries: u32,
 }
 
-/// Write Horreum's schema, labels and change-detection variables for gobench results
+/// Write Horreum's schema, labels and change-detection variables for gobench results, and print
+/// the requests that would make the upload target's Horreum (0.18 or later) hold them
 #[derive(Debug, clap::Args)]
 pub struct HorreumSetup {
     /// Folder for schema.json, labels.json and variables.json
     #[arg(long, default_value = "horreum", value_name = "DIR")]
     pub out: PathBuf,
-    /// Also create or update them on the Horreum server of the upload target
+    /// Send those requests: create or update the schema, labels, test and variables, then recalculate
     #[arg(long)]
     pub apply: bool,
     #[command(flatten)]
@@ -155,7 +156,7 @@ pub struct UploadReport {
     pub pending: Vec<(String, String)>,
     /// Refused by Horreum: a human must look.
     pub needs_human: Vec<(String, String)>,
-    /// The key was refused (401/403): message, already redacted.
+    /// The key, or its user's rights for this target, were refused: message, already redacted.
     pub key_problem: Option<String>,
     pub committed: bool,
 }
@@ -227,44 +228,69 @@ impl HorreumSetup {
         let HorreumSetup { out, apply, target, common } = self;
         let CommonArgs { verbose, timeout_secs } = common;
         let root = paths.root.canonicalize().with_context(|| format!("cannot open the project root {}", paths.root.display()))?;
+        let labels = setup::labels(&metric_names(&root)?);
         let out = if out.is_absolute() { out } else { root.join(out) };
         std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-        for (name, text) in setup::files() {
+        for (name, text) in setup::files(&labels) {
             let path = out.join(name);
             write_atomic(&path, text.as_bytes())?;
             println!("wrote {}", path.display());
         }
-        if apply {
-            let (target_cfg, key) = target_and_key(paths, &target)?;
-            let horreum = Horreum::new(key, Duration::from_secs(timeout_secs.max(1)), 0, verbose)?;
-            setup::apply(&horreum, &target_cfg).map_err(|e| anyhow::anyhow!(horreum.key().redact(&format!("{e:#}"))))?;
-        }
-        Ok(())
+        // Without --apply the server is still read (when one is configured), so that what is
+        // printed is exactly what --apply would send to it now.
+        let resolved = target_and_key(paths, &target);
+        let (target_cfg, key) = match resolved {
+            Ok(found) => found,
+            Err(e) if !apply => {
+                println!("no Horreum to compare with ({e:#}); `--apply` needs the upload target and the API key");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let horreum = Horreum::new(key, Duration::from_secs(timeout_secs.max(1)), 0, verbose)?;
+        setup::apply(&horreum, &target_cfg, &labels, apply).map_err(|e| anyhow::anyhow!(horreum.key().redact(&format!("{e:#}"))))
     }
 }
 
-/// Uploads every result under `results/` that is not in the ledger and whose retry time has
-/// come. Called by `upload --all-pending` and after `bench` commits its results.
-pub fn upload_pending(sh: &Shell, settings: &UploadSettings) -> anyhow::Result<UploadReport> {
-    let dir = settings.root.join(RESULTS_DIR);
+/// The names of every metric in the result documents under `results/`, sorted, each once.
+fn metric_names(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names = std::collections::BTreeSet::new();
+    for (_, bytes) in result_documents(root, false)? {
+        if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            names.extend(doc["metrics"].as_object().into_iter().flat_map(|m| m.keys().cloned()));
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// Every result document under `results/` (other JSON there is not ours): its repository-relative
+/// path and its bytes, sorted by path.
+fn result_documents(root: &Path, verbose: bool) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let dir = root.join(RESULTS_DIR);
     let mut files = Vec::new();
     if dir.exists() {
         collect_json(&dir, &mut files)?;
     }
     files.sort();
-    let ledger_path = settings.root.join(LEDGER_PATH);
-    let mut candidates = Vec::new();
+    let ledger_path = root.join(LEDGER_PATH);
+    let mut documents = Vec::new();
     for file in files.iter().filter(|f| **f != ledger_path) {
         let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-        // Other JSON under results/ (not a result document) is not ours to upload.
         if !declares_result_schema(&bytes) {
-            if settings.verbose {
+            if verbose {
                 eprintln!("skipping {}: no \"$schema\": {RESULT_SCHEMA:?}", file.display());
             }
             continue;
         }
-        candidates.push((relative_path(&settings.root, file)?, bytes));
+        documents.push((relative_path(root, file)?, bytes));
     }
+    Ok(documents)
+}
+
+/// Uploads every result under `results/` that is not in the ledger and whose retry time has
+/// come. Called by `upload --all-pending` and after `bench` commits its results.
+pub fn upload_pending(sh: &Shell, settings: &UploadSettings) -> anyhow::Result<UploadReport> {
+    let candidates = result_documents(&settings.root, settings.verbose)?;
     upload_candidates(sh, settings, candidates, Urgency::Scheduled)
 }
 
@@ -364,13 +390,25 @@ fn upload_candidates(
                     report.uploaded.push((path.clone(), run_ids));
                     continue;
                 }
+                let permission = match &result {
+                    PostResult::KeyProblem { status, message } | PostResult::Rejected { status, message } => {
+                        ledger::permission_problem(*status, message, &settings.target)
+                    }
+                    _ => None,
+                };
+                if let Some(problem) = permission {
+                    // The target, not this document, is refused: stop, and keep every result pending.
+                    report.key_problem = Some(redact(&problem));
+                    stop_reason = Some("Horreum refused the API key's user for this target".to_owned());
+                    report.pending.push((path.clone(), "not uploaded: Horreum refused the API key's user for this target".to_owned()));
+                    continue;
+                }
                 match result {
                     PostResult::KeyProblem { status, message } => {
                         let problem = redact(&format!(
-                            "Horreum refused the API key ({status}: {}): it is wrong, expired (keys unused for 30 days \
-                             are revoked) or lacks rights for owner {}; create a new key and set ${API_KEY_ENV} or the key file",
+                            "Horreum refused the API key ({status}: {}): it is wrong or expired (keys unused for 30 days \
+                             are revoked); create a new key and set ${API_KEY_ENV} or the key file",
                             http::or_empty(&message),
-                            settings.target.owner
                         ));
                         report.key_problem = Some(problem);
                         stop_reason = Some(format!("the API key was refused ({status})"));
