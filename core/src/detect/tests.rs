@@ -288,7 +288,8 @@ fn false_alarm_rate_on_pure_noise() {
 fn horreum_parity_golden_vectors() {
     let rule = |threshold, window, min_previous| RelativeDifference { threshold, window, min_previous, aggregation: Aggregation::Mean };
     // (series oldest first, rule, Horreum's (old, new, ratio) when it fires)
-    let cases: [(&[f64], RelativeDifference, Option<(f64, f64, f64)>); 5] = [
+    type Golden<'a> = (&'a [f64], RelativeDifference, Option<(f64, f64, f64)>);
+    let cases: [Golden; 5] = [
         // The series: a sum gives 1.5 and an exact 0.9 (no change); Horreum fires.
         (&[2.2, 2.2, 0.1, 1.35], rule(0.1, 1, 3), Some((1.5000000000000002, 1.35, 0.8999999999999999))),
         // The other way round: a sum gives 1.2000000000000002 (a change); Horreum's exact 1.2 does not fire.

@@ -307,7 +307,7 @@ fn upload(req: &Request, st: &mut State) -> Answer {
         None if st.behavior.teams.len() == 1 => st.behavior.teams[0].clone(),
         None => return text_answer(400, "Missing owner and cannot select single default owners."),
     };
-    let test = st.held.tests.iter().find(|t| t["name"] == test_param.as_str() || t["id"].to_string() == test_param).cloned();
+    let test = st.held.tests.iter().find(|t| t["name"] == test_param.as_str() || id_is(&t["id"], &test_param)).cloned();
     let uploader_of_test = test.as_ref().is_some_and(|t| st.behavior.teams.iter().any(|team| t["owner"] == team.as_str()));
     if !uploader_of_test {
         return text_answer(400, format!("Cannot upload to test {test_param}, either it does not exist or user is not an uploader"));
@@ -332,6 +332,11 @@ fn upload(req: &Request, st: &mut State) -> Answer {
     st.runs.push(Run { id, query, body: req.body.clone() });
     // 202 with the run id as text: datasets, labels and change detection follow asynchronously.
     text_answer(202, id.to_string())
+}
+
+/// An id as held, compared with one from a path or query.
+fn id_is(id: &Value, text: &str) -> bool {
+    id.as_i64().is_some_and(|id| text.parse() == Ok(id))
 }
 
 fn new_id(st: &mut State) -> i64 {
@@ -386,7 +391,7 @@ fn setup_route(req: &Request, body: &Value, st: &mut State) -> Answer {
             _ => empty(405),
         },
         ["api", "schema", id] => match method {
-            "GET" => match st.held.schemas.iter().find(|s| s["id"].to_string() == *id) {
+            "GET" => match st.held.schemas.iter().find(|s| id_is(&s["id"], id)) {
                 Some(s) => json_answer(200, s.clone()),
                 None => text_answer(404, format!("Schema not found: {id}")),
             },
@@ -396,7 +401,7 @@ fn setup_route(req: &Request, body: &Value, st: &mut State) -> Answer {
         // a list; POST answers 201 with the new ids and refuses a label that has an id (400).
         // Before, POST took one label, created or updated it by id, and answered its id.
         ["api", "schema", schema_id, "labels"] => {
-            let Some(schema_id) = st.held.schemas.iter().find(|s| s["id"].to_string() == *schema_id).map(|s| s["id"].clone()) else {
+            let Some(schema_id) = st.held.schemas.iter().find(|s| id_is(&s["id"], schema_id)).map(|s| s["id"].clone()) else {
                 return text_answer(404, format!("Schema not found: {schema_id}"));
             };
             match method {
@@ -462,7 +467,7 @@ fn setup_route(req: &Request, body: &Value, st: &mut State) -> Answer {
             _ => empty(405),
         },
         ["api", "test", id] => match method {
-            "GET" => match st.held.tests.iter().find(|t| t["id"].to_string() == *id) {
+            "GET" => match st.held.tests.iter().find(|t| id_is(&t["id"], id)) {
                 Some(t) => json_answer(200, t.clone()),
                 None => text_answer(404, format!("No test with id {id}")),
             },

@@ -322,9 +322,9 @@ fn two_uploads_at_once_post_each_result_once() {
         assert!(out.status.success(), "{}", text(out));
     }
     let runs = server.runs();
-    let mut bodies: Vec<&[u8]> = runs.iter().map(|r| r.body.as_slice()).collect();
+    let mut bodies: Vec<String> = runs.iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
     bodies.sort();
-    let mut want: Vec<&[u8]> = files.iter().map(|(_, t)| t.as_bytes()).collect();
+    let mut want: Vec<String> = files.iter().map(|(_, t)| t.clone()).collect();
     want.sort();
     assert_eq!(bodies, want, "exactly one POST per result:\n{}\n{}", text(&outs[0]), text(&outs[1]));
     assert!(outs.iter().any(|o| String::from_utf8_lossy(&o.stderr).contains("waiting for another upload to Horreum to finish (pid ")));
