@@ -12,7 +12,8 @@
 //! - `GET /api/test/byName/{name}` (404 when missing), `GET /api/test/{id}`, `POST /api/test`
 //!   (`api/services/TestService.java`);
 //! - `GET|POST /api/alerting/variables?test={id}`, where the POST replaces the test's whole set of
-//!   variables, matched by id, and `POST /api/alerting/recalculate?test={id}`
+//!   variables, matched by id, `POST /api/alerting/changeDetection?testId={id}` (the test's
+//!   fingerprint labels) and `POST /api/alerting/recalculate?test={id}`
 //!   (`api/internal/services/AlertingService.java`: internal, not in the published openapi.yaml).
 
 use std::fmt;
@@ -76,6 +77,11 @@ pub fn labels(metric_names: &[String]) -> Vec<LabelDef> {
     });
     fixed.chain(per_metric).collect()
 }
+
+/// The labels that split a test's runs into series (Horreum's fingerprint): one series per cell
+/// (Go toolchain, workload and benchmark) and host, so that master and a release, or put and stm,
+/// are never compared with each other.
+pub const FINGERPRINT: &[&str] = &["cell", "host"];
 
 /// The seed's change detection: relative difference of means, 10%, window 5, 10 previous runs.
 pub fn change_detection() -> Value {
@@ -424,25 +430,38 @@ fn apply_labels(server: &mut Server, target: &UploadTarget, labels: &[LabelDef],
 }
 
 fn apply_test(server: &mut Server, target: &UploadTarget) -> anyhow::Result<Id> {
-    if let Ok(id) = target.test.parse::<i64>() {
-        server.read(&format!("/api/test/{id}"))?.with_context(|| {
+    let found = match target.test.parse::<i64>() {
+        Ok(id) => Some(server.read(&format!("/api/test/{id}"))?.with_context(|| {
             format!("Horreum has no test with id {id}; set [upload] test to an existing test, or to a name to create it")
-        })?;
-        return Ok(Id::Known(id));
+        })?),
+        Err(_) => server.read(&format!("/api/test/byName/{}", encode_component(&target.test)))?,
+    };
+    let Some(test) = found else {
+        let body = json!({
+            "name": target.test,
+            "description": "gobench results",
+            "owner": target.owner,
+            "access": target.access.as_str(),
+            "fingerprintLabels": FINGERPRINT
+        });
+        let answer = server.write(Method::POST, "/api/test", Some(&body))?;
+        let id = answer.map(|a| id_of("test create", &a)).transpose()?.map_or(Id::New("new test id"), Id::Known);
+        println!("test {}: created, id {id}, owned by {}", target.test, target.owner);
+        return Ok(id);
+    };
+    let id = id_of("test lookup", &test)?;
+    if !covers(&test, &json!({ "fingerprintLabels": FINGERPRINT })) {
+        // AlertingService.java `changeDetection` sets all four fields: keep the test's others.
+        let update = json!({
+            "fingerprintLabels": FINGERPRINT,
+            "fingerprintFilter": test["fingerprintFilter"],
+            "timelineLabels": test["timelineLabels"],
+            "timelineFunction": test["timelineFunction"]
+        });
+        server.write(Method::POST, &format!("/api/alerting/changeDetection?testId={id}"), Some(&update))?;
+        println!("test {}: id {id}, series split by {}", target.test, FINGERPRINT.join(", "));
     }
-    if let Some(test) = server.read(&format!("/api/test/byName/{}", encode_component(&target.test)))? {
-        return Ok(Id::Known(id_of("test lookup", &test)?));
-    }
-    let body = json!({
-        "name": target.test,
-        "description": "gobench results",
-        "owner": target.owner,
-        "access": target.access.as_str()
-    });
-    let answer = server.write(Method::POST, "/api/test", Some(&body))?;
-    let id = answer.map(|a| id_of("test create", &a)).transpose()?.map_or(Id::New("new test id"), Id::Known);
-    println!("test {}: created, id {id}, owned by {}", target.test, target.owner);
-    Ok(id)
+    Ok(Id::Known(id))
 }
 
 #[cfg(test)]

@@ -527,6 +527,21 @@ fn setup_route(req: &Request, body: &Value, st: &mut State) -> Answer {
                 _ => empty(405),
             }
         }
+        // AlertingService.java (internal): the test's fingerprint and timeline, all four fields.
+        ["api", "alerting", "changeDetection"] => {
+            let Some(test) = req.query.get("testId").and_then(|t| st.held.tests.iter_mut().find(|x| id_is(&x["id"], t))) else {
+                return text_answer(400, "Missing or unknown testId");
+            };
+            match method {
+                "POST" => {
+                    for field in ["fingerprintLabels", "fingerprintFilter", "timelineLabels", "timelineFunction"] {
+                        test[field] = body[field].clone();
+                    }
+                    empty(204)
+                }
+                _ => empty(405),
+            }
+        }
         ["api", "alerting", "recalculate"] => match (method, req.query.get("test").and_then(|t| t.parse::<i64>().ok())) {
             ("POST", Some(test_id)) => {
                 st.held.recalculations.push(test_id);

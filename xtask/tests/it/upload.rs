@@ -413,8 +413,15 @@ fn horreum_setup_apply_twice_changes_nothing_the_second_time() {
     assert_eq!(first.recalculations, vec![42]);
     assert_eq!(
         writes(&server.setup_calls()),
-        ["POST /api/schema", "POST /api/schema/#/labels", "POST /api/alerting/variables?test=#", "POST /api/alerting/recalculate?test=#"]
+        [
+            "POST /api/schema",
+            "POST /api/schema/#/labels",
+            "POST /api/alerting/changeDetection?testId=#",
+            "POST /api/alerting/variables?test=#",
+            "POST /api/alerting/recalculate?test=#"
+        ]
     );
+    assert_eq!(first.tests[0]["fingerprintLabels"], serde_json::json!(["cell", "host"]));
 
     let before = server.setup_calls().len();
     let out = setup(dir.path(), &server.url, true, &key);
@@ -456,6 +463,7 @@ fn horreum_setup_creates_the_missing_test_owned_by_the_team() {
     let held = server.held();
     assert_eq!(held.tests.len(), 1);
     assert_eq!((&held.tests[0]["name"], &held.tests[0]["owner"]), (&"gobench-etcd".into(), &"perf-team".into()));
+    assert_eq!(held.tests[0]["fingerprintLabels"], serde_json::json!(["cell", "host"]));
     let id = held.tests[0]["id"].as_i64().unwrap();
     assert_eq!(held.variables[&id].len(), 7);
     assert_eq!(held.recalculations, vec![id]);
