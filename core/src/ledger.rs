@@ -266,11 +266,12 @@ pub fn classify(status: u16) -> Outcome {
 /// Why Horreum refused the key's user, from an upload answer, and what to change. `None` when the
 /// answer is not about rights (then [`classify`] decides).
 ///
-/// From `RunServiceImpl.java` (Horreum 0.18-0.19): a key whose user lacks the `uploader` role is
-/// stopped with 403 before the upload code runs; a user who is not an uploader of the test's team
-/// gets 400 "Cannot upload to test ..., either it does not exist or user is not an uploader"; a
-/// user without the owner's team role gets 400 "This user does not have permissions to upload run
-/// for owner=...". Both 400s hold for every result of the target, so they stop the whole call.
+/// From `RunServiceImpl.java` (Horreum 0.18-0.19): `addRunFromData` is `@RolesAllowed(uploader)`,
+/// so a key whose user lacks that role is stopped with 403; a test the user cannot upload to gets
+/// 400 "Cannot upload to test ..., either it does not exist or user is not an uploader"
+/// (`TestServiceImpl.java`, `ensureTestExists`); an owner other than the test's, whose team role
+/// the user lacks, gets 400 "This user does not have permissions to upload run for owner=...".
+/// Both 400s hold for every result of the target, so they stop the whole call.
 pub fn permission_problem(status: u16, body: &str, target: &UploadTarget) -> Option<String> {
     let team_uploader = target.owner.strip_suffix("-team").map_or_else(|| "<team>-uploader".to_owned(), |t| format!("{t}-uploader"));
     match status {

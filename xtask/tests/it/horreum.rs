@@ -256,6 +256,7 @@ fn respond(req: &Request, state: &Mutex<State>) -> Answer {
             _ => empty(405),
         };
     }
+    // ApiKeyAuthenticationMechanism.java: the key in X-Horreum-API-Key; unknown or revoked: 401.
     if req.headers.get("x-horreum-api-key") != Some(&st.behavior.key) {
         return text_answer(401, "Unauthorized: invalid API key");
     }
@@ -291,10 +292,11 @@ fn upload(req: &Request, st: &mut State) -> Answer {
         let Some(v) = req.query.get(p).filter(|v| !v.is_empty()) else {
             return text_answer(400, format!("Missing required parameter '{p}'"));
         };
-        // java.time holds nanoseconds: a longer fraction does not parse.
+        // RunServiceImpl.java: `Util.toInstant` takes epoch milliseconds or `Instant.parse`, whose
+        // nanoseconds hold nine digits: a longer fraction does not parse.
         let fraction = v.split_once('.').map_or(0, |(_, f)| f.bytes().take_while(u8::is_ascii_digit).count());
         if fraction > 9 {
-            return text_answer(400, format!("Cannot parse {p} time from {v}"));
+            return text_answer(400, format!("Cannot parse {p} time from {v} ({v})"));
         }
     }
     // access is optional (PRIVATE); owner is optional when the user has a single team.
@@ -302,17 +304,27 @@ fn upload(req: &Request, st: &mut State) -> Answer {
     if !["PUBLIC", "PROTECTED", "PRIVATE"].contains(&access.as_str()) {
         return text_answer(400, format!("Invalid access {access}"));
     }
+    // TestServiceImpl.java `ensureTestExists`: the test by name or id, visible to an uploader of its team.
+    let test = st.held.tests.iter().find(|t| t["name"] == test_param.as_str() || id_is(&t["id"], &test_param)).cloned();
+    let Some(test) = test.filter(|t| st.behavior.teams.iter().any(|team| t["owner"] == team.as_str())) else {
+        return text_answer(400, format!("Cannot upload to test {test_param}, either it does not exist or user is not an uploader"));
+    };
+    // RunServiceImpl.java `addAuthenticated`: no owner means the user's single uploader team; an
+    // owner other than the test's needs the user to hold that team's role.
     let owner = match req.query.get("owner") {
         Some(o) => o.clone(),
         None if st.behavior.teams.len() == 1 => st.behavior.teams[0].clone(),
-        None => return text_answer(400, "Missing owner and cannot select single default owners."),
+        None => {
+            return text_answer(
+                400,
+                format!(
+                    "Missing owner and cannot select single default owners; this user has these uploader roles: {:?}",
+                    st.behavior.teams
+                ),
+            )
+        }
     };
-    let test = st.held.tests.iter().find(|t| t["name"] == test_param.as_str() || id_is(&t["id"], &test_param)).cloned();
-    let uploader_of_test = test.as_ref().is_some_and(|t| st.behavior.teams.iter().any(|team| t["owner"] == team.as_str()));
-    if !uploader_of_test {
-        return text_answer(400, format!("Cannot upload to test {test_param}, either it does not exist or user is not an uploader"));
-    }
-    if !st.behavior.teams.contains(&owner) {
+    if test["owner"] != owner.as_str() && !st.behavior.teams.contains(&owner) {
         return text_answer(400, format!("This user does not have permissions to upload run for owner={owner}"));
     }
     if !req.headers.get("content-type").is_some_and(|c| c.starts_with("application/json")) {
@@ -330,7 +342,8 @@ fn upload(req: &Request, st: &mut State) -> Answer {
     query.insert("owner".into(), owner);
     query.insert("access".into(), access);
     st.runs.push(Run { id, query, body: req.body.clone() });
-    // 202 with the run id as text: datasets, labels and change detection follow asynchronously.
+    // RunServiceImpl.java `addRunFromData`: 202 with the run ids as text, joined by commas;
+    // datasets, labels and change detection follow asynchronously.
     text_answer(202, id.to_string())
 }
 
