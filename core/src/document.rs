@@ -150,6 +150,31 @@ pub fn start(config: &Config, lock: &Lock, head: Head) -> Result<ResultDoc, Stri
     })
 }
 
+/// An empty document that repeats `old`'s cell and configuration on the
+/// images `image` and `toolchain_image` (rebuilt or found again), measured
+/// by `toolkit` on `host`.
+pub fn restart(old: &ResultDoc, image: ImageRef, toolchain_image: ImageRef, toolkit: Toolkit, host: Host, runs: u32) -> ResultDoc {
+    let mut provenance = old.provenance.clone();
+    if let Some(spec) = &mut provenance.spec {
+        spec.image = image.id.clone();
+    }
+    provenance.image = image;
+    provenance.toolchain_image = toolchain_image;
+    provenance.toolkit = toolkit;
+    provenance.runs_requested = Some(runs);
+    ResultDoc {
+        started: String::new(),
+        ended: String::new(),
+        results: Default::default(),
+        metrics: BTreeMap::new(),
+        provenance,
+        host,
+        runs: Vec::new(),
+        reproduces: None,
+        ..old.clone()
+    }
+}
+
 impl ResultDoc {
     /// Appends a run; the aggregates and the seed's fields follow it.
     pub fn push(&mut self, recorded: Recorded) {

@@ -38,9 +38,7 @@ pub enum Cmd {
     /// Find the first Go commit between a good and a bad ref that caused a
     /// measured regression. (Not implemented yet.)
     Bisect(NotYet),
-    /// Rebuild a past run's image from its hash, rerun its benchmark and
-    /// compare with the recorded result. (Not implemented yet.)
-    Reproduce(NotYet),
+    Reproduce(crate::reproduce::Args),
     Compare(crate::compare::Args),
     Detect(crate::detect::Args),
     Report(crate::report::Args),

@@ -21,6 +21,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod podman;
 pub mod report;
+pub mod reproduce;
 pub mod run;
 pub mod select;
 pub mod upload;

@@ -44,7 +44,8 @@ fn run(flags: flags::Xtask) -> anyhow::Result<bool> {
         flags::Cmd::Export(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Upload(cmd) => done(cmd.run(&sh, &paths)),
         flags::Cmd::HorreumSetup(cmd) => done(cmd.run(&paths)),
-        flags::Cmd::Bisect(_) | flags::Cmd::Reproduce(_) | flags::Cmd::Serve(_) => {
+        flags::Cmd::Reproduce(cmd) => cmd.run(&paths),
+        flags::Cmd::Bisect(_) | flags::Cmd::Serve(_) => {
             anyhow::bail!("this command is not implemented yet; see the open issues")
         }
     }

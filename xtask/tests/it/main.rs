@@ -8,6 +8,7 @@ mod etcd_cell;
 mod horreum;
 mod pins;
 mod pipeline;
+mod reproduce;
 mod signals;
 mod support;
 mod tidy;
