@@ -16,10 +16,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-/// The `$schema` of a result document.
-pub const RESULT_SCHEMA: &str = "urn:gobench:result:1";
+pub use crate::schema::RESULT_SCHEMA;
 /// The `$schema` of the upload ledger.
 pub const LEDGER_SCHEMA: &str = "urn:gobench:uploads:1";
 /// The `$schema` of the untracked retry state file.
@@ -119,12 +117,7 @@ impl UploadTarget {
 
 /// SHA-256 of a result file's bytes, lowercase hex: the ledger key.
 pub fn content_hash(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest.iter() {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    crate::hash::sha256_hex(bytes)
 }
 
 /// The parts of a result document the upload needs.
@@ -159,41 +152,8 @@ pub fn result_times(bytes: &[u8]) -> Result<ResultTimes, Error> {
     Ok(ResultTimes { started, ended })
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`.
 fn is_rfc3339(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r.clone()).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    if b.len() < 20
-        || !digits(0..4)
-        || b[4] != b'-'
-        || !digits(5..7)
-        || b[7] != b'-'
-        || !digits(8..10)
-        || !(b[10] == b'T' || b[10] == b't')
-        || !digits(11..13)
-        || b[13] != b':'
-        || !digits(14..16)
-        || b[16] != b':'
-        || !digits(17..19)
-    {
-        return false;
-    }
-    let mut i = 19;
-    if b[i] == b'.' {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return false;
-        }
-    }
-    match &b[i..] {
-        [b'Z' | b'z'] => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()),
-        _ => false,
-    }
+    crate::analysis::time::parse_rfc3339(s).is_some()
 }
 
 /// What a URL component (query value or path segment) must escape: everything but RFC 3986's

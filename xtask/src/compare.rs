@@ -103,12 +103,7 @@ pub fn results_dir(paths: &Paths) -> PathBuf {
 /// Every result document under `results/`, sorted by path. JSON files that
 /// are not result documents (no `urn:gobench:result:` schema) are skipped.
 pub fn load_results(paths: &Paths) -> Result<Vec<Loaded>> {
-    let dir = results_dir(paths);
-    let mut files = Vec::new();
-    if dir.is_dir() {
-        walk(&dir, &mut files)?;
-    }
-    files.sort();
+    let files = crate::paths::json_files_under(&results_dir(paths))?;
     let mut out = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
@@ -120,18 +115,6 @@ pub fn load_results(paths: &Paths) -> Result<Vec<Loaded>> {
         }
     }
     Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 fn load_file(root: &Path, file: &Path) -> Result<Loaded> {

@@ -109,3 +109,27 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     tmp.persist(path).with_context(|| format!("renaming into {}", path.display()))?;
     Ok(())
 }
+
+/// Every `.json` file below `dir`, sorted; none when `dir` does not exist.
+/// The walker every reader of `results/` shares.
+pub fn json_files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+            let path = entry.path();
+            let kind = entry.file_type().with_context(|| format!("reading the type of {}", path.display()))?;
+            if kind.is_dir() {
+                walk(&path, out)?;
+            } else if kind.is_file() && path.extension().is_some_and(|e| e == "json") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    if dir.is_dir() {
+        walk(dir, &mut out)?;
+    }
+    out.sort();
+    Ok(out)
+}

@@ -266,12 +266,7 @@ fn metric_names(root: &Path) -> anyhow::Result<Vec<String>> {
 /// Every result document under `results/` (other JSON there is not ours): its repository-relative
 /// path and its bytes, sorted by path.
 fn result_documents(root: &Path, verbose: bool) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let dir = root.join(RESULTS_DIR);
-    let mut files = Vec::new();
-    if dir.exists() {
-        collect_json(&dir, &mut files)?;
-    }
-    files.sort();
+    let files = crate::paths::json_files_under(&root.join(RESULTS_DIR))?;
     let ledger_path = root.join(LEDGER_PATH);
     let mut documents = Vec::new();
     for file in files.iter().filter(|f| **f != ledger_path) {
@@ -509,20 +504,6 @@ fn declares_result_schema(bytes: &[u8]) -> bool {
         .ok()
         .and_then(|v| v.get("$schema").and_then(|s| s.as_str()).map(|s| s == RESULT_SCHEMA))
         .unwrap_or(false)
-}
-
-fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        let path = entry.path();
-        let kind = entry.file_type().with_context(|| format!("cannot stat {}", path.display()))?;
-        if kind.is_dir() {
-            collect_json(&path, out)?;
-        } else if kind.is_file() && path.extension().is_some_and(|e| e == "json") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 fn load_ledger(path: &Path) -> anyhow::Result<Ledger> {
