@@ -139,9 +139,13 @@ impl Args {
 /// The document to reproduce: a result file, or the newest result naming
 /// the image a hash (prefix) resolves to.
 fn original(paths: &Paths, results: &[Loaded], target: &str) -> Result<Loaded> {
-    let as_file = Path::new(target);
+    // A relative path is relative to the working directory, or else to the project.
+    let as_file = match Path::new(target) {
+        p if p.is_relative() && !p.exists() => paths.root.join(p),
+        p => p.to_path_buf(),
+    };
     if target.ends_with(".json") || as_file.is_file() {
-        let abs = std::path::absolute(as_file).with_context(|| format!("resolving {target}"))?;
+        let abs = std::path::absolute(&as_file).with_context(|| format!("resolving {target}"))?;
         let rel = abs.strip_prefix(&paths.root).unwrap_or(&abs).to_string_lossy().replace('\\', "/");
         return results
             .iter()
