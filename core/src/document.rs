@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::Config;
-use crate::lock::Lock;
+use crate::lock::{Lock, LockedGo, LockedWorkload};
 use crate::parse::{RunExit, Validity};
 use crate::plan::Cell;
 use crate::results::{self, Judged};
@@ -106,8 +106,15 @@ pub struct Head {
 pub fn start(config: &Config, lock: &Lock, head: Head) -> Result<ResultDoc, String> {
     let cell = &head.cell;
     let go = lock.go_entry(&cell.go).ok_or_else(|| format!("go `{}` is not in the lock", cell.go))?;
-    let workload = config.workload(&cell.workload).ok_or_else(|| format!("workload `{}` is not configured", cell.workload))?;
     let locked_workload = cell.workload_ref.as_ref().and_then(|r| lock.workload_entry(&cell.workload, r));
+    start_with(config, go, locked_workload, head)
+}
+
+/// [`start`] for a Go commit that need not be in the lock (a bisect
+/// candidate), with the locked workload of the cell's ref, if it has one.
+pub fn start_with(config: &Config, go: &LockedGo, locked_workload: Option<&LockedWorkload>, head: Head) -> Result<ResultDoc, String> {
+    let cell = &head.cell;
+    let workload = config.workload(&cell.workload).ok_or_else(|| format!("workload `{}` is not configured", cell.workload))?;
     let kind = serde_json::to_value(workload.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
     Ok(ResultDoc {
         schema: RESULT_SCHEMA.to_string(),
