@@ -3,6 +3,8 @@
 //! - [`summary`]: benchstat's median with a distribution-free 95% confidence
 //!   interval, and the other descriptive numbers a result document embeds;
 //! - [`rank`]: the Mann-Whitney U and two-sample Kolmogorov-Smirnov tests;
+//! - [`paired`]: balanced shuffled A/B pair orders and the Wilcoxon
+//!   signed-rank test and interval on the pairs' log ratios;
 //! - [`student`]: Student's t-test, for E-divisive change points;
 //! - [`decision`]: benchstat-style Regression / Improvement / NoChange and
 //!   Pinpoint-style DIFFERENT / SAME / UNKNOWN.
@@ -14,12 +16,15 @@
 use serde::{Deserialize, Serialize};
 
 pub mod decision;
+pub mod paired;
 pub mod rank;
+mod rng;
 mod special;
 pub mod student;
 pub mod summary;
 
 pub use decision::*;
+pub use paired::*;
 pub use rank::*;
 pub use student::*;
 pub use summary::*;
