@@ -16,11 +16,19 @@ pub fn choose(n: usize, k: usize) -> f64 {
 
 /// Standard normal survival function P(Z > z).
 pub fn normal_sf(z: f64) -> f64 {
-    let x = z / std::f64::consts::SQRT_2;
-    if x >= 0.0 {
-        0.5 * gamma::gamma_ur(0.5, x * x)
+    // erfc(x) = Q(1/2, x^2); statrs' Q panics at x^2 = 0 and at infinity.
+    let x2 = z * z / 2.0;
+    let q = if x2 == 0.0 {
+        1.0
+    } else if x2.is_infinite() {
+        0.0
     } else {
-        1.0 - 0.5 * gamma::gamma_ur(0.5, x * x)
+        gamma::gamma_ur(0.5, x2)
+    };
+    if z >= 0.0 {
+        0.5 * q
+    } else {
+        1.0 - 0.5 * q
     }
 }
 

@@ -65,6 +65,23 @@ fn median_sorted(s: &[f64]) -> f64 {
     }
 }
 
+/// The `q` quantile (0..=1) with linear interpolation between order
+/// statistics (numpy's default, Hyndman and Fan's type 7); `None` if empty.
+pub fn quantile(xs: &[f64], q: f64) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    let s = sorted(xs);
+    let h = (s.len() - 1) as f64 * q.clamp(0.0, 1.0);
+    let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+    Some(s[lo] + (h - lo as f64) * (s[hi] - s[lo]))
+}
+
+/// Interquartile range, [`quantile`] 0.75 minus 0.25; `None` if empty.
+pub fn iqr(xs: &[f64]) -> Option<f64> {
+    Some(quantile(xs, 0.75)? - quantile(xs, 0.25)?)
+}
+
 /// Distribution-free confidence interval for the median from order statistics.
 ///
 /// The interval `[x(k), x(n+1-k)]` (1-based order statistics) covers the
@@ -160,6 +177,10 @@ mod tests {
         assert_eq!(geomean(&[1.0, 0.0]), None);
         assert_eq!(mean(&[]), None);
         assert_eq!(stddev(&[1.0]), None);
+        // numpy.percentile(xs, [25, 75]): positions 1.75 and 5.25 of the
+        // sorted 8 -> 4 + 0.75 * 0 = 4 and 5 + 0.25 * 2 = 5.5.
+        assert_eq!((quantile(&xs, 0.25), quantile(&xs, 0.75), iqr(&xs)), (Some(4.0), Some(5.5), Some(1.5)));
+        assert_eq!(quantile(&[], 0.5), None);
     }
 
     #[test]
