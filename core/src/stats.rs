@@ -5,6 +5,7 @@
 //! - [`rank`]: the Mann-Whitney U and two-sample Kolmogorov-Smirnov tests;
 //! - [`paired`]: balanced shuffled A/B pair orders and the Wilcoxon
 //!   signed-rank test and interval on the pairs' log ratios;
+//! - [`noise`]: the noise floor of A/A pairs, found by resampling;
 //! - [`student`]: Student's t-test, for E-divisive change points;
 //! - [`decision`]: benchstat-style Regression / Improvement / NoChange and
 //!   Pinpoint-style DIFFERENT / SAME / UNKNOWN.
@@ -16,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod decision;
+pub mod noise;
 pub mod paired;
 pub mod rank;
 mod rng;
@@ -24,6 +26,7 @@ pub mod student;
 pub mod summary;
 
 pub use decision::*;
+pub use noise::*;
 pub use paired::*;
 pub use rank::*;
 pub use student::*;
