@@ -90,8 +90,9 @@ pub struct SignedRank {
     pub w_plus: f64,
     /// Two-sided p-value.
     pub p: f64,
-    /// Exact null distribution (no ties, at most 50 differences), or the
-    /// normal approximation with tie and continuity correction.
+    /// Exact null distribution (at most 50 differences; with ties, the
+    /// permutation distribution of the mid-ranks), or beyond that the normal
+    /// approximation with tie and continuity correction.
     pub exact: bool,
 }
 
@@ -105,8 +106,9 @@ pub fn signed_rank(d: &[f64]) -> Option<SignedRank> {
     }
     let mut by_size: Vec<f64> = nonzero.clone();
     by_size.sort_by(|x, y| x.abs().total_cmp(&y.abs()));
-    // Mid-ranks over groups of equal |d|, and the tie term sum(t^3 - t).
-    let (mut w_plus, mut tie_term, mut ties) = (0.0, 0.0, false);
+    // Doubled mid-ranks (integers: ranks i+1..=j+1 average to (i+j+2)/2),
+    // the doubled W+, and the tie term sum(t^3 - t).
+    let (mut doubled, mut w2, mut tie_term) = (Vec::with_capacity(n), 0usize, 0.0);
     let mut i = 0;
     while i < n {
         let mut j = i;
@@ -114,21 +116,19 @@ pub fn signed_rank(d: &[f64]) -> Option<SignedRank> {
             j += 1;
         }
         let t = (j - i + 1) as f64;
-        let rank = (i + j) as f64 / 2.0 + 1.0;
-        w_plus += rank * by_size[i..=j].iter().filter(|&&x| x > 0.0).count() as f64;
-        if j > i {
-            ties = true;
-            tie_term += t * t * t - t;
-        }
+        let r2 = i + j + 2;
+        doubled.extend(std::iter::repeat_n(r2, j - i + 1));
+        w2 += r2 * by_size[i..=j].iter().filter(|&&x| x > 0.0).count();
+        tie_term += t * t * t - t;
         i = j + 1;
     }
-    let exact = !ties && n <= SIGNED_RANK_EXACT_LIMIT;
+    let w_plus = w2 as f64 / 2.0;
+    let exact = n <= SIGNED_RANK_EXACT_LIMIT;
     let p = if exact {
-        let counts = signed_rank_counts(n);
+        let counts = rank_sum_counts(&doubled);
         let total: f64 = counts.iter().sum();
-        let w = w_plus as usize;
-        let le: f64 = counts[..=w].iter().sum();
-        let ge: f64 = counts[w..].iter().sum();
+        let le: f64 = counts[..=w2].iter().sum();
+        let ge: f64 = counts[w2..].iter().sum();
         (2.0 * le.min(ge) / total).min(1.0)
     } else {
         let nf = n as f64;
@@ -144,15 +144,19 @@ pub fn signed_rank(d: &[f64]) -> Option<SignedRank> {
     Some(SignedRank { n, zeros: d.len() - n, w_plus, p, exact })
 }
 
-/// `counts[w]` = how many of the 2^n sign assignments of the ranks 1..=n give
-/// W+ = w: the exact null distribution of the signed-rank statistic (no ties).
-fn signed_rank_counts(n: usize) -> Vec<f64> {
-    let max = n * (n + 1) / 2;
+/// `counts[w]` = how many of the 2^n sign assignments give a sum `w` of the
+/// given (doubled) ranks over the positive ones: the exact null distribution
+/// of the doubled signed-rank statistic, ties included. Exact in f64 up to
+/// n = 50 (2^50 < 2^53).
+fn rank_sum_counts(ranks: &[usize]) -> Vec<f64> {
+    let max: usize = ranks.iter().sum();
     let mut counts = vec![0.0f64; max + 1];
     counts[0] = 1.0;
-    for rank in 1..=n {
-        for w in (rank..=max).rev() {
-            counts[w] += counts[w - rank];
+    let mut reach = 0;
+    for &r in ranks {
+        reach += r;
+        for w in (r..=reach).rev() {
+            counts[w] += counts[w - r];
         }
     }
     counts
@@ -173,7 +177,8 @@ pub fn signed_rank_ci(d: &[f64], confidence: f64) -> Option<(f64, f64)> {
     }
     let tail = (1.0 - confidence) / 2.0;
     let k = if n <= SIGNED_RANK_EXACT_LIMIT {
-        let counts = signed_rank_counts(n);
+        let ranks: Vec<usize> = (1..=n).collect();
+        let counts = rank_sum_counts(&ranks);
         let total: f64 = counts.iter().sum();
         let mut cum = 0.0;
         let mut c = None;
@@ -322,16 +327,35 @@ mod tests {
     }
 
     #[test]
-    fn signed_rank_normal_with_ties_and_zeros_hand_worked() {
+    fn signed_rank_exact_with_ties_and_zeros_hand_worked() {
         // d = 1 -1 2 2 3 3 3 0: the zero is dropped, n = 7. |d| groups 1,1 ->
         // ranks 1.5 1.5; 2,2 -> 3.5 3.5; 3,3,3 -> 6 6 6. W+ = 1.5 + 3.5 + 3.5
-        // + 6 + 6 + 6 = 26.5. Mean 7 * 8 / 4 = 14. Variance 7 * 8 * 15 / 24 -
-        // ((8 - 2) + (8 - 2) + (27 - 3)) / 48 = 35 - 0.75 = 34.25. With the
-        // continuity correction z = (26.5 - 14 - 0.5) / sqrt(34.25) =
-        // 2.0504584, p = erfc(z / sqrt 2) = 0.0403197 (Python's math.erfc).
+        // + 6 + 6 + 6 = 26.5 of the total 28. W+ >= 26.5 exactly when the
+        // negative ranks sum to at most 1.5: no negative, or one of the two
+        // 1.5s: 3 of the 2^7 = 128 sign patterns. p = 2 * 3 / 128 = 0.046875.
         let r = signed_rank(&[1.0, -1.0, 2.0, 2.0, 3.0, 3.0, 3.0, 0.0]).unwrap();
-        assert_eq!((r.n, r.zeros, r.w_plus, r.exact), (7, 1, 26.5, false));
-        assert_close!(r.p, 0.04031972139589592, 1e-9);
+        assert_eq!((r.n, r.zeros, r.w_plus, r.exact), (7, 1, 26.5, true));
+        assert_close!(r.p, 0.046875, 1e-12);
+        // All tied and positive: W+ is the maximum, 2 / 2^n whatever the ties.
+        assert_close!(signed_rank(&[0.02; 7]).unwrap().p, 2.0 / 128.0, 1e-12);
+    }
+
+    #[test]
+    fn signed_rank_normal_beyond_fifty_hand_worked() {
+        // d = 1..=60, all positive: W+ = 1830, mean 60 * 61 / 4 = 915,
+        // variance 60 * 61 * 121 / 24 = 18452.5, z = (915 - 0.5) / 135.84 =
+        // 6.7322, p = erfc(z / sqrt 2) = 1.6713e-11 (Python's math.erfc).
+        let d: Vec<f64> = (1..=60).map(f64::from).collect();
+        let r = signed_rank(&d).unwrap();
+        assert_eq!((r.w_plus, r.exact), (1830.0, false));
+        assert_close!(r.p, 1.671328569652656e-11, 1e-8);
+        // 40 x +1 and 20 x -1, one tie group: mid-rank 30.5, W+ = 1220; the
+        // variance loses (60^3 - 60) / 48 = 4498.75 to the ties: 13953.75;
+        // z = (305 - 0.5) / 118.126 = 2.57776, p = 0.0099444.
+        let d: Vec<f64> = (0..60).map(|i| if i < 40 { 1.0 } else { -1.0 }).collect();
+        let r = signed_rank(&d).unwrap();
+        assert_eq!(r.w_plus, 1220.0);
+        assert_close!(r.p, 0.009944415291191427, 1e-9);
     }
 
     #[test]

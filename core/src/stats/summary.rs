@@ -82,6 +82,50 @@ pub fn iqr(xs: &[f64]) -> Option<f64> {
     Some(quantile(xs, 0.75)? - quantile(xs, 0.25)?)
 }
 
+/// Why the median of a sample may mislead: far-out values, or values that
+/// fall into separate groups. `compare` flags such metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    /// Values more than 3 IQR beyond the quartiles (Tukey's "far out").
+    pub outliers: usize,
+    /// The sorted values split at a gap wider than half the wider side's own
+    /// range, with at least a quarter of the values (and 2) on each side.
+    pub multimodal: bool,
+}
+
+impl Shape {
+    /// `2 outliers, multimodal`, or `None` when there is nothing to say.
+    pub fn describe(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.outliers > 0 {
+            parts.push(format!("{} outlier{}", self.outliers, if self.outliers == 1 { "" } else { "s" }));
+        }
+        if self.multimodal {
+            parts.push("multimodal".to_string());
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+/// The [`Shape`] of a sample; samples under 6 values are too small to say
+/// and give the default.
+pub fn shape(xs: &[f64]) -> Shape {
+    let n = xs.len();
+    if n < 6 {
+        return Shape::default();
+    }
+    let s = sorted(xs);
+    let (q1, q3) = (quantile(&s, 0.25).unwrap_or(s[0]), quantile(&s, 0.75).unwrap_or(s[n - 1]));
+    let fence = 3.0 * (q3 - q1);
+    let outliers = s.iter().filter(|&&x| x < q1 - fence || x > q3 + fence).count();
+    let side = (n / 4).max(2);
+    let multimodal = (side..=n - side).any(|k| {
+        let gap = s[k] - s[k - 1];
+        gap > 0.0 && gap > 0.5 * (s[k - 1] - s[0]).max(s[n - 1] - s[k])
+    });
+    Shape { outliers, multimodal }
+}
+
 /// Distribution-free confidence interval for the median from order statistics.
 ///
 /// The interval `[x(k), x(n+1-k)]` (1-based order statistics) covers the
@@ -181,6 +225,28 @@ mod tests {
         // sorted 8 -> 4 + 0.75 * 0 = 4 and 5 + 0.25 * 2 = 5.5.
         assert_eq!((quantile(&xs, 0.25), quantile(&xs, 0.75), iqr(&xs)), (Some(4.0), Some(5.5), Some(1.5)));
         assert_eq!(quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn shape_flags_far_outliers_and_separate_groups() {
+        // 10..=19 is one even group: nothing to flag.
+        let even: Vec<f64> = (10..20).map(f64::from).collect();
+        assert_eq!(shape(&even), Shape::default());
+        assert_eq!(shape(&even).describe(), None);
+        // Quartiles of 10..=18 and 60: 12.25 and 16.75, IQR 4.5, upper far
+        // fence 16.75 + 13.5 = 30.25; 60 is beyond it. (The gap 18 -> 60 has
+        // one value above it, fewer than a quarter: not a second mode.)
+        let mut spike = even.clone();
+        spike[9] = 60.0;
+        assert_eq!(shape(&spike), Shape { outliers: 1, multimodal: false });
+        // The demo's kind of sample: 274-300 and 370-392 ns/op. The gap 300
+        // -> 370 is wider than half of either group's range (26 and 22).
+        let two = [274.0, 281.0, 290.0, 300.0, 295.0, 370.0, 380.0, 392.0, 385.0, 377.0];
+        assert_eq!(shape(&two), Shape { outliers: 0, multimodal: true });
+        assert_eq!(Shape { outliers: 2, multimodal: true }.describe().unwrap(), "2 outliers, multimodal");
+        // Constant allocations with a few of another size: two groups.
+        assert!(shape(&[16.0, 16.0, 16.0, 24.0, 24.0, 24.0]).multimodal);
+        assert_eq!(shape(&[1.0, 100.0, 1.0]), Shape::default());
     }
 
     #[test]
