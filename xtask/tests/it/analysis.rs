@@ -712,8 +712,8 @@ fn export_benchfmt_and_csv() {
 // agreement with benchstat
 // ---------------------------------------------------------------------------
 
-/// A go-std result document of `g` for package strconv in invocation
-/// directory `dir`, one value per run for each (metric name, unit, values).
+/// A go-std result document of `g` for package strconv, one value per run
+/// for each (metric name, unit, values).
 fn go_std_doc(g: &Go, started: &str, metrics: &[(&str, &str, &[f64])]) -> ResultDoc {
     let metrics: Vec<(&str, &str, Direction, &[f64])> = metrics.iter().map(|&(n, u, v)| (n, u, LO, v)).collect();
     let mut d = doc(g, started, "-", "strconv", "bench1", &metrics);
@@ -761,30 +761,14 @@ fn benchstat_agrees_with_compare() {
     let atoi_b = [25.3, 25.9, 24.6, 25.2, 25.05, 26.0, 24.95, 25.5, 25.15, 24.85];
     let bytes = [16.0; 10];
     let dir = "results/2026-11-21T10-00-00Z";
-    p.add(
-        &format!("{dir}/go1.27_go-std_strconv.json"),
-        &go_std_doc(
-            &old,
-            "2026-11-21T10:00:00Z",
-            &[
-                ("BenchmarkAppendQuote ns/op", "ns/op", &quote_a),
-                ("BenchmarkAppendQuote B/op", "B/op", &bytes),
-                ("BenchmarkAtoi ns/op", "ns/op", &atoi_a),
-            ],
-        ),
-    );
-    p.add(
-        &format!("{dir}/master_go-std_strconv.json"),
-        &go_std_doc(
-            &new,
-            "2026-11-21T10:00:00Z",
-            &[
-                ("BenchmarkAppendQuote ns/op", "ns/op", &quote_b),
-                ("BenchmarkAppendQuote B/op", "B/op", &bytes),
-                ("BenchmarkAtoi ns/op", "ns/op", &atoi_b),
-            ],
-        ),
-    );
+    for (g, quote, atoi) in [(&old, &quote_a[..], &atoi_a[..]), (&new, &quote_b[..], &atoi_b[..])] {
+        let metrics: [(&str, &str, &[f64]); 3] = [
+            ("BenchmarkAppendQuote ns/op", "ns/op", quote),
+            ("BenchmarkAppendQuote B/op", "B/op", &bytes),
+            ("BenchmarkAtoi ns/op", "ns/op", atoi),
+        ];
+        p.add(&format!("{dir}/{}_go-std_strconv.json", g.name), &go_std_doc(g, "2026-11-21T10:00:00Z", &metrics));
+    }
     let file = p.path().join("export.txt");
     p.code(&["export", "--benchfmt", "--out", file.to_str().unwrap()], 0);
 
