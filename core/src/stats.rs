@@ -20,7 +20,7 @@ pub mod decision;
 pub mod noise;
 pub mod paired;
 pub mod rank;
-mod rng;
+pub(crate) mod rng;
 mod special;
 pub mod student;
 pub mod summary;
