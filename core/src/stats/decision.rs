@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::paired::PairedComparison;
-use super::rank::{ks_2samp, mann_whitney_u};
+use super::rank::{ks_2samp, mann_whitney_u, mwu_min_p};
 use super::special;
 use super::summary::{iqr, median, summarize, Summary};
 use super::{Direction, Verdict, DEFAULT_ALPHA};
@@ -14,7 +14,10 @@ use super::{Direction, Verdict, DEFAULT_ALPHA};
 /// Pinpoint's low threshold: `min(p_KS, p_MWU) <= 0.01` is DIFFERENT. It is
 /// stricter than benchstat's 0.05 because the smaller of two p-values is
 /// taken, which inflates the false-alarm rate (by less than twice).
-pub const ALPHA_DIFFERENT: f64 = 0.01;
+pub const DEFAULT_ALPHA_DIFFERENT: f64 = 0.01;
+/// The SAME threshold of [`compare_decision`] when no magnitude is
+/// expected: only a p-value above 0.5 counts as evidence of sameness.
+pub const DEFAULT_ALPHA_SAME: f64 = 0.5;
 
 /// The share of comparisons with a real change of the expected magnitude
 /// that [`same_threshold`] lets through as SAME.
@@ -59,7 +62,7 @@ pub fn decide(a: &[f64], b: &[f64], magnitude: f64) -> Option<Decided> {
     let shift_sigmas = if shift == 0.0 { 0.0 } else { shift / sigma };
     let same = same_threshold(a.len(), b.len(), shift_sigmas);
     let p = ks.p.min(mw.p);
-    let decision = if p <= ALPHA_DIFFERENT {
+    let decision = if p <= DEFAULT_ALPHA_DIFFERENT {
         Decision::Different
     } else if p > same {
         Decision::Same
@@ -67,6 +70,29 @@ pub fn decide(a: &[f64], b: &[f64], magnitude: f64) -> Option<Decided> {
         Decision::Unknown
     };
     Some(Decided { decision, p_ks: ks.p, p_mwu: mw.p, same_threshold: same, shift_sigmas })
+}
+
+/// Pinpoint's rule when no magnitude is expected (a rerun judged against its
+/// record): `min(p_KS, p_MWU) <= alpha_different` is DIFFERENT; samples too
+/// small for the exact U test to ever reach `alpha_different` are UNKNOWN
+/// (the test has no power, so a large p says nothing); `p > alpha_same`
+/// (default [`DEFAULT_ALPHA_SAME`]) is SAME; anything in between, and empty
+/// samples, UNKNOWN. With an expected magnitude, [`decide`] derives the SAME
+/// threshold from it instead.
+pub fn compare_decision(a: &[f64], b: &[f64], alpha_different: f64, alpha_same: Option<f64>) -> Decision {
+    let (Some(ks), Some(mw)) = (ks_2samp(a, b), mann_whitney_u(a, b)) else {
+        return Decision::Unknown;
+    };
+    let p = ks.p.min(mw.p);
+    if p <= alpha_different {
+        Decision::Different
+    } else if mwu_min_p(a.len(), b.len()) > alpha_different {
+        Decision::Unknown
+    } else if p > alpha_same.unwrap_or(DEFAULT_ALPHA_SAME) {
+        Decision::Same
+    } else {
+        Decision::Unknown
+    }
 }
 
 /// Pinpoint's "high threshold": the p-value that a real shift of
@@ -78,7 +104,7 @@ pub fn decide(a: &[f64], b: &[f64], magnitude: f64) -> Option<Decided> {
 /// (theta - 1/2) m n / sqrt(m n (m + n + 1) / 12), and the threshold is the
 /// two-sided p of that z lowered by the `1 - MISS_RATE` normal quantile
 /// (1.645). It is 1 (never SAME) when the samples are too small to tell, and
-/// falls with n until it meets [`ALPHA_DIFFERENT`], beyond which nothing is
+/// falls with n until it meets [`DEFAULT_ALPHA_DIFFERENT`], beyond which nothing is
 /// UNKNOWN, which bounds the repetitions.
 pub fn same_threshold(m: usize, n: usize, shift_sigmas: f64) -> f64 {
     const Z_MISS: f64 = 1.6448536269514722; // P(Z > z) = MISS_RATE
@@ -92,7 +118,7 @@ pub fn same_threshold(m: usize, n: usize, shift_sigmas: f64) -> f64 {
     if low <= 0.0 {
         1.0
     } else {
-        (2.0 * special::normal_sf(low)).max(ALPHA_DIFFERENT)
+        (2.0 * special::normal_sf(low)).max(DEFAULT_ALPHA_DIFFERENT)
     }
 }
 
@@ -269,6 +295,20 @@ mod tests {
     }
 
     #[test]
+    fn compare_decision_without_a_magnitude() {
+        let a: Vec<f64> = (0..20).map(|i| 100.0 + (i % 5) as f64).collect();
+        let far: Vec<f64> = a.iter().map(|x| x + 50.0).collect();
+        let same: Vec<f64> = a.iter().rev().copied().collect();
+        assert_eq!(compare_decision(&a, &far, DEFAULT_ALPHA_DIFFERENT, None), Decision::Different);
+        assert_eq!(compare_decision(&a, &same, DEFAULT_ALPHA_DIFFERENT, None), Decision::Same);
+        // 3 vs 3 can never reach 0.01: Unknown, not Same, however alike.
+        assert_eq!(compare_decision(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0], 0.01, None), Decision::Unknown);
+        // B: KS p 0.026, U p 0.017 -> between 0.01 and 0.5.
+        assert_eq!(compare_decision(B.0, B.1, 0.01, Some(0.5)), Decision::Unknown);
+        assert_eq!(compare_decision(B.0, B.1, 0.02, Some(0.5)), Decision::Different);
+    }
+
+    #[test]
     fn same_threshold_hand_worked() {
         // m = n = 10, a 1.349-sigma shift (one IQR, Pinpoint's unit):
         // theta = Phi(1.349 / sqrt 2) = Phi(0.95389) = 0.82993; the expected
@@ -284,7 +324,7 @@ mod tests {
         assert_eq!(same_threshold(100, 100, 0.0), 1.0);
         // It falls with n and stops at the low threshold.
         assert!(same_threshold(20, 20, 1.349) < same_threshold(10, 10, 1.349));
-        assert_eq!(same_threshold(200, 200, 1.349), ALPHA_DIFFERENT);
+        assert_eq!(same_threshold(200, 200, 1.349), DEFAULT_ALPHA_DIFFERENT);
     }
 
     fn paired(lo: f64, hi: f64) -> PairedComparison {
