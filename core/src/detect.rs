@@ -24,8 +24,9 @@ pub enum Aggregation {
 
 /// Horreum's "relative difference of means" rule.
 ///
-/// Horreum clamps the parameters before use, and so does this module:
-/// `threshold` at least 0, `window` at least 1, `min_previous` at least `window`.
+/// Horreum clamps two parameters before use, and so does this module: `window` at least 1,
+/// `min_previous` at least `window`. A negative `threshold` is used as it is, as Horreum does
+/// (`RelativeDifferenceChangeDetectionModel.java`): the rule then fires on every point.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RelativeDifference {
     /// Allowed relative difference, as a fraction (0.10 = 10%).
@@ -54,12 +55,7 @@ impl RelativeDifference {
 
     fn clamped(&self) -> RelativeDifference {
         let window = self.window.max(1);
-        RelativeDifference {
-            threshold: self.threshold.max(0.0),
-            window,
-            min_previous: self.min_previous.max(window),
-            aggregation: self.aggregation,
-        }
+        RelativeDifference { threshold: self.threshold, window, min_previous: self.min_previous.max(window), aggregation: self.aggregation }
     }
 }
 
@@ -93,11 +89,13 @@ pub fn relative_difference_latest(history: &[f64], rule: &RelativeDifference) ->
         return None;
     }
     let (previous, window) = history.split_at(len - rule.window);
-    let old = previous.iter().sum::<f64>() / previous.len() as f64;
+    // Horreum hands the model its points newest first and means them with commons-math's
+    // SummaryStatistics; the same order and update give the same bits.
+    let old = running_mean(previous.iter().rev());
     let new = match rule.aggregation {
-        Aggregation::Mean => window.iter().sum::<f64>() / window.len() as f64,
-        Aggregation::Min => window.iter().copied().fold(f64::INFINITY, f64::min),
-        Aggregation::Max => window.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        Aggregation::Mean => running_mean(window.iter().rev()),
+        Aggregation::Min => window.iter().copied().fold(f64::INFINITY, java_min),
+        Aggregation::Max => window.iter().copied().fold(f64::NEG_INFINITY, java_max),
     };
     let ratio = new / old;
     if !(ratio < 1.0 - rule.threshold || ratio > 1.0 + rule.threshold) {
@@ -107,6 +105,35 @@ pub fn relative_difference_latest(history: &[f64], rule: &RelativeDifference) ->
     // direction of the change; Horreum falls back to the newest point.
     let offset = window.iter().position(|&v| (ratio < 1.0 && v < old) || (ratio > 1.0 && v > old)).unwrap_or(window.len() - 1);
     Some((len - rule.window + offset, old, new, ratio))
+}
+
+/// The mean as commons-math's `SummaryStatistics` computes it (its `FirstMoment`): a running
+/// update `m += (x - m) / n`, not a sum divided by the count. The two differ in the last bits,
+/// which decides whether a ratio right at the threshold fires.
+fn running_mean<'a>(values: impl Iterator<Item = &'a f64>) -> f64 {
+    let mut mean = 0.0;
+    for (n, x) in values.enumerate() {
+        mean += (x - mean) / (n + 1) as f64;
+    }
+    mean
+}
+
+/// Java's `Math.min` (what `DoubleStream.min` uses): NaN wins, where Rust's `f64::min` drops it.
+fn java_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+/// Java's `Math.max`: NaN wins.
+fn java_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
 }
 
 /// Run Horreum's model over a whole series point by point, as if each point

@@ -196,26 +196,23 @@ fn is_rfc3339(s: &str) -> bool {
     }
 }
 
-/// Percent-encodes a query component (RFC 3986 unreserved characters stay as they are).
-fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// What a URL component (query value or path segment) must escape: everything but RFC 3986's
+/// unreserved characters.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// Percent-encodes a URL component: a query value or one path segment.
+pub fn encode_component(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
 }
 
 /// The full URL of Horreum's upload endpoint for one result:
 /// `{url}/api/run/data?test=..&start=..&stop=..&owner=..&access=..[&schema=..]`.
 pub fn upload_url(target: &UploadTarget, times: &ResultTimes) -> String {
+    let (start, stop) = (milliseconds(&times.started), milliseconds(&times.ended));
     let mut params = vec![
         ("test", target.test.as_str()),
-        ("start", times.started.as_str()),
-        ("stop", times.ended.as_str()),
+        ("start", start.as_str()),
+        ("stop", stop.as_str()),
         ("owner", target.owner.as_str()),
         ("access", target.access.as_str()),
     ];
@@ -224,6 +221,20 @@ pub fn upload_url(target: &UploadTarget, times: &ResultTimes) -> String {
     }
     let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode_component(v))).collect();
     format!("{}/api/run/data?{}", target.url.trim_end_matches('/'), query.join("&"))
+}
+
+/// An RFC 3339 time with its fraction cut to milliseconds. Horreum reads the upload's `start`
+/// and `stop` into java.time instants (`RunServiceImpl.java`), which hold at most nanoseconds,
+/// so more than nine fractional digits are refused; it keeps milliseconds anyway.
+fn milliseconds(time: &str) -> String {
+    let Some(dot) = time.get(19..20).filter(|c| *c == ".").map(|_| 19) else {
+        return time.to_owned();
+    };
+    let digits = time[dot + 1..].bytes().take_while(u8::is_ascii_digit).count();
+    if digits <= 3 {
+        return time.to_owned();
+    }
+    format!("{}{}", &time[..dot + 4], &time[dot + 1 + digits..])
 }
 
 /// What a Horreum answer to the upload means for the ledger.
@@ -249,6 +260,37 @@ pub fn classify(status: u16) -> Outcome {
         408 | 429 => Outcome::Transient,
         500..=599 => Outcome::Transient,
         _ => Outcome::Rejected,
+    }
+}
+
+/// Why Horreum refused the key's user, from an upload answer, and what to change. `None` when the
+/// answer is not about rights (then [`classify`] decides).
+///
+/// From `RunServiceImpl.java` (Horreum 0.18-0.19): `addRunFromData` is `@RolesAllowed(uploader)`,
+/// so a key whose user lacks that role is stopped with 403; a test the user cannot upload to gets
+/// 400 "Cannot upload to test ..., either it does not exist or user is not an uploader"
+/// (`TestServiceImpl.java`, `ensureTestExists`); an owner other than the test's, whose team role
+/// the user lacks, gets 400 "This user does not have permissions to upload run for owner=...".
+/// Both 400s hold for every result of the target, so they stop the whole call.
+pub fn permission_problem(status: u16, body: &str, target: &UploadTarget) -> Option<String> {
+    let team_uploader = target.owner.strip_suffix("-team").map_or_else(|| "<team>-uploader".to_owned(), |t| format!("{t}-uploader"));
+    match status {
+        403 => Some(format!(
+            "Horreum refused the upload with 403: the API key's user lacks the uploader role; give that user the \
+             role {team_uploader} in Horreum (or use the key of a user who has it)"
+        )),
+        400 if body.contains("is not an uploader") => Some(format!(
+            "Horreum refused the upload to test {:?}: the test does not exist, or the API key's user is not an \
+             uploader for the team that owns it; check the test name, or give that user the team's uploader role \
+             (for {}: {team_uploader})",
+            target.test, target.owner
+        )),
+        400 if body.contains("permissions to upload run for owner") => Some(format!(
+            "Horreum refused owner {:?}: the API key's user is not a member of that team; set [upload] owner \
+             (or --owner) to a team the user belongs to, or add the user to {}",
+            target.owner, target.owner
+        )),
+        _ => None,
     }
 }
 
@@ -485,6 +527,21 @@ mod tests {
     }
 
     #[test]
+    fn times_are_sent_in_milliseconds() {
+        for (doc_time, sent) in [
+            ("2026-11-21T05:30:00Z", "2026-11-21T05:30:00Z"),
+            ("2026-11-21T05:30:00.5Z", "2026-11-21T05:30:00.5Z"),
+            ("2026-11-21T05:30:00.123Z", "2026-11-21T05:30:00.123Z"),
+            ("2026-11-21T05:30:00.123456789Z", "2026-11-21T05:30:00.123Z"),
+            ("2026-11-21T05:30:00.1234567890123+01:00", "2026-11-21T05:30:00.123+01:00"),
+        ] {
+            assert_eq!(milliseconds(doc_time), sent, "{doc_time}");
+            let times = result_times(&doc(doc_time, doc_time)).unwrap();
+            assert!(upload_url(&target(), &times).contains(&format!("start={}&", encode_component(sent))));
+        }
+    }
+
+    #[test]
     fn result_times_table() {
         let ok = result_times(&doc("2026-11-21T05:30:00Z", "2026-11-21T05:30:01Z")).unwrap();
         assert_eq!(ok.started, "2026-11-21T05:30:00Z");
@@ -534,6 +591,19 @@ mod tests {
         ] {
             assert_eq!(classify(status), want, "{status}");
         }
+    }
+
+    #[test]
+    fn permission_answers_say_what_to_change() {
+        let t = target();
+        let forbidden = permission_problem(403, "", &t).unwrap();
+        assert!(forbidden.contains("uploader role") && forbidden.contains("perf-uploader"), "{forbidden}");
+        let test = permission_problem(400, "Cannot upload to test etcd put, either it does not exist or user is not an uploader", &t);
+        assert!(test.unwrap().contains("not an uploader for the team"));
+        let owner = permission_problem(400, "This user does not have permissions to upload run for owner=perf-team", &t).unwrap();
+        assert!(owner.contains("set [upload] owner"), "{owner}");
+        assert_eq!(permission_problem(400, "Cannot parse start", &t), None);
+        assert_eq!(permission_problem(401, "", &t), None);
     }
 
     #[test]

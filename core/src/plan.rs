@@ -12,14 +12,14 @@ use crate::config::{Config, WorkloadKind};
 use crate::containerfile::{self, ModuleEnv};
 use crate::goversion;
 use crate::hash::{ImageInputs, RECIPE_VERSION};
-use crate::lock::Lock;
+use crate::lock::{Lock, LockedGo};
 
 /// Image names are `localhost/<IMAGE_PREFIX>/<go|workload>:<hash>`.
 pub const IMAGE_PREFIX: &str = "localhost/gobench";
 /// The label that carries the input hash on every image we build.
 pub const HASH_LABEL: &str = "io.gobench.image.hash";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImageKind {
     GoToolchain,
@@ -106,44 +106,12 @@ pub fn plan(config: &Config, lock: &Lock) -> Result<Plan, String> {
 
     for go_name in &config.matrix.go {
         let go = lock.go_entry(go_name.get_ref()).expect("checked by missing()");
-        let minor = go.minor;
-        let need = goversion::min_bootstrap_minor(minor);
-        let bootstrap = config
-            .base
-            .bootstrap
-            .iter()
-            .filter_map(|b| Some((goversion::parse_release(&format!("go{}", b.version))?, b)))
-            .filter(|(r, _)| r.minor >= need)
-            .min_by_key(|(r, _)| *r)
-            .map(|(_, b)| b)
-            .ok_or_else(|| {
-                format!("go `{}` is Go 1.{minor}, which needs a bootstrap Go 1.{need} or newer; add one to [[base.bootstrap]]", go.name)
-            })?;
-        let text = containerfile::toolchain(&base_ref, go, bootstrap);
-        let inputs = ImageInputs {
-            recipe: RECIPE_VERSION,
-            kind: "go-toolchain".into(),
-            containerfile: text.clone(),
-            shas: BTreeMap::from([("go".to_string(), go.sha.clone())]),
-            base: base_ref.clone(),
-            bootstrap: format!("go{} {}", bootstrap.version, bootstrap.goroot),
-            build_args: BTreeMap::new(),
-            parent: None,
-        };
-        let tc_hash = inputs.hash();
-        let tc_tag = image_tag("go", &tc_hash);
+        let toolchain = toolchain_image(config, go)?;
+        let tc_hash = toolchain.hash.clone();
+        let tc_tag = toolchain.tag.clone();
+        let bootstrap = toolchain.inputs.bootstrap.clone();
         toolchains.push(tc_hash.clone());
-        images.entry(tc_hash.clone()).or_insert_with(|| Image {
-            hash: tc_hash.clone(),
-            kind: ImageKind::GoToolchain,
-            title: format!("go {} ({})", go.name, &go.sha[..12]),
-            tag: tc_tag.clone(),
-            containerfile: text,
-            inputs,
-            parent: None,
-            sources: vec![SourceMount { url: go.url.clone(), target: containerfile::GO_MIRROR }],
-            modcache: false,
-        });
+        images.entry(tc_hash.clone()).or_insert(toolchain);
 
         for bench_name in &config.matrix.benchmarks {
             let bench = config.benchmark(bench_name.get_ref()).expect("validated");
@@ -180,7 +148,7 @@ pub fn plan(config: &Config, lock: &Lock) -> Result<Plan, String> {
                     containerfile: text.clone(),
                     shas,
                     base: base_ref.clone(),
-                    bootstrap: format!("go{} {}", bootstrap.version, bootstrap.goroot),
+                    bootstrap: bootstrap.clone(),
                     build_args: BTreeMap::new(),
                     parent: Some(tc_hash.clone()),
                 };
@@ -222,6 +190,49 @@ pub fn plan(config: &Config, lock: &Lock) -> Result<Plan, String> {
         .map(|h| images.remove(&h).expect("every ordered hash has an image"))
         .collect();
     Ok(Plan { images, cells })
+}
+
+/// The toolchain image of a locked Go commit, which need not be in the
+/// matrix: bisect builds the commits between two pins this way. Fails when
+/// no bootstrap in the base can build its Go version.
+pub fn toolchain_image(config: &Config, go: &LockedGo) -> Result<Image, String> {
+    let base_ref = config.base_reference();
+    let minor = go.minor;
+    let need = goversion::min_bootstrap_minor(minor);
+    let bootstrap = config
+        .base
+        .bootstrap
+        .iter()
+        .filter_map(|b| Some((goversion::parse_release(&format!("go{}", b.version))?, b)))
+        .filter(|(r, _)| r.minor >= need)
+        .min_by_key(|(r, _)| *r)
+        .map(|(_, b)| b)
+        .ok_or_else(|| {
+            format!("go `{}` is Go 1.{minor}, which needs a bootstrap Go 1.{need} or newer; add one to [[base.bootstrap]]", go.name)
+        })?;
+    let text = containerfile::toolchain(&base_ref, go, bootstrap);
+    let inputs = ImageInputs {
+        recipe: RECIPE_VERSION,
+        kind: "go-toolchain".into(),
+        containerfile: text.clone(),
+        shas: BTreeMap::from([("go".to_string(), go.sha.clone())]),
+        base: base_ref,
+        bootstrap: format!("go{} {}", bootstrap.version, bootstrap.goroot),
+        build_args: BTreeMap::new(),
+        parent: None,
+    };
+    let hash = inputs.hash();
+    Ok(Image {
+        tag: image_tag("go", &hash),
+        hash,
+        kind: ImageKind::GoToolchain,
+        title: format!("go {} ({})", go.name, &go.sha[..12]),
+        containerfile: text,
+        inputs,
+        parent: None,
+        sources: vec![SourceMount { url: go.url.clone(), target: containerfile::GO_MIRROR }],
+        modcache: false,
+    })
 }
 
 /// Which cells of the matrix a command works on. Empty lists select all.

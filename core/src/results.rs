@@ -105,7 +105,7 @@ pub fn metrics<'a>(runs: impl IntoIterator<Item = &'a Judged>) -> BTreeMap<Strin
 /// stm one, and latency medians.
 pub fn seed_results(benchmark_args: &[String], metrics: &BTreeMap<String, Metric>) -> SeedResults {
     let median = |name: &str| metrics.get(name).and_then(|m| m.summary.as_ref()).map(|s| s.median);
-    let is_stm = benchmark_args.iter().any(|a| a == "stm");
+    let is_stm = parse::etcd::Invocation::read(benchmark_args).subcommand == Some("stm");
     let rps = median("rps");
     let latency = match (median("latency_fastest"), median("latency_slowest"), median("latency_average"), median("latency_stddev")) {
         (Some(fastest), Some(slowest), Some(average), Some(stddev)) => {
@@ -171,6 +171,15 @@ mod tests {
         assert!(j.validity.valid, "{:?}", j.validity);
         let seed = seed_results(&a, &metrics([&j]));
         assert_eq!((seed.rps, seed.rps_stm), (None, Some(5666.952721594959)));
+    }
+
+    /// A user named `stm` does not make a `put` an `stm` benchmark.
+    #[test]
+    fn a_flag_value_is_not_the_subcommand() {
+        let a = args("--user stm put --total=20000");
+        let j = judge(WorkloadKind::Etcd, &a, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit::SUCCESS);
+        let seed = seed_results(&a, &metrics([&j]));
+        assert_eq!((seed.rps, seed.rps_stm), (Some(15480.3636), None));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::parse::Validity;
+use crate::spec::RunSpec;
 use crate::stats::{Direction, Summary};
 
 /// The `$schema` URN of result documents; Horreum finds its labels by it.
@@ -36,6 +37,10 @@ pub struct ResultDoc {
     pub host: Host,
     /// Every run, valid or not, with its raw output.
     pub runs: Vec<Run>,
+    /// Set on a document made by `cargo xtask reproduce`: which document it
+    /// reproduces, how its images came back, and the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduces: Option<crate::reproduce::Reproduction>,
 }
 
 /// The fields the seed pipeline uploaded, kept so old Horreum labels work.
@@ -87,6 +92,14 @@ pub struct Provenance {
     pub server_cpus: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_cpus: Option<String>,
+    /// Everything a run of this cell needed (args, server flags, data dir,
+    /// time limit, CPU sets, image ID): enough to run it again exactly.
+    /// Documents from before it was recorded lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<RunSpec>,
+    /// How many runs the invocation asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs_requested: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,11 +131,15 @@ pub struct WorkloadProvenance {
 
 /// An image by input hash (what it was built from) and podman image ID
 /// (what was built).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageRef {
     pub hash: String,
     pub id: String,
     pub tag: String,
+    /// The diff IDs of its layers, bottom first: a rebuild that differs is
+    /// traced to the layer that does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +174,10 @@ pub struct Run {
     /// The last part of stderr (the etcd tool's gRPC logs can be megabytes).
     pub stderr_tail: String,
     pub monitoring: Monitoring,
+    /// Other gobench work seen on the host while this run ran (builds,
+    /// containers of other invocations): a reason to distrust its numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_activity: Vec<String>,
 }
 
 /// System metrics sampled during a run.

@@ -13,19 +13,25 @@ use gobench_core::plan::{self, Cell, Image, Plan, HASH_LABEL};
 use serde::{Deserialize, Serialize};
 use xshell::{cmd, Shell};
 
+use crate::cancel::{self, Cancel};
 use crate::paths::{write_atomic, Paths};
-use crate::{flags, gen, git, podman};
+use crate::{filelock, flags, gen, git, podman};
 
 impl flags::Build {
     pub fn run(self, paths: &Paths) -> Result<()> {
+        let cancel = cancel::for_job()?;
         crate::lock::ensure(&podman::shell()?, paths)?;
         let (config, lock) = paths.load_pinned()?;
         let plan = plan::plan(&config, &lock).map_err(anyhow::Error::msg)?;
         let cells = self.select.cells(&plan)?;
-        let built = build_images(paths, &config, &plan, &cells)?;
+        let built = build_images(paths, &config, &plan, &cells, &cancel)?;
+        cancel.check()?;
         built.summary(&plan)
     }
 }
+
+/// How long a build waits for another process building the same image.
+const BUILD_LOCK_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
 
 /// What a build command achieved: image IDs by hash, and the reasons of the
 /// images that could not be had.
@@ -73,7 +79,7 @@ pub fn builds_dir(paths: &Paths) -> PathBuf {
 
 /// Builds every image `cells` need that does not exist yet. A failed image
 /// is recorded and its children skipped; the other cells go on.
-pub fn build_images(paths: &Paths, config: &Config, plan: &Plan, cells: &[&Cell]) -> Result<Built> {
+pub fn build_images(paths: &Paths, config: &Config, plan: &Plan, cells: &[&Cell], cancel: &Cancel) -> Result<Built> {
     gen::write_all(paths, plan)?;
     let sh = podman::shell()?;
     let images = plan.images_for(cells);
@@ -87,10 +93,14 @@ pub fn build_images(paths: &Paths, config: &Config, plan: &Plan, cells: &[&Cell]
             built.failed.insert(image.hash.clone(), format!("skipped: toolchain image {} failed to build", &parent[..12]));
             continue;
         }
-        match build_one(&sh, paths, config, image, &step) {
+        if cancel.is_cancelled() {
+            break;
+        }
+        match build_one(&sh, paths, config, image, &step, cancel) {
             Ok(id) => {
                 built.ids.insert(image.hash.clone(), id);
             }
+            Err(_) if cancel.is_cancelled() => break,
             Err(e) => {
                 eprintln!("{step} FAILED {}: {e:#}", image.title);
                 built.failed.insert(image.hash.clone(), format!("{e:#}"));
@@ -100,13 +110,13 @@ pub fn build_images(paths: &Paths, config: &Config, plan: &Plan, cells: &[&Cell]
     Ok(built)
 }
 
-fn build_one(sh: &Shell, paths: &Paths, config: &Config, image: &Image, step: &str) -> Result<String> {
+/// Builds one image unless its tag exists; returns its image ID.
+pub fn build_one(sh: &Shell, paths: &Paths, config: &Config, image: &Image, step: &str, cancel: &Cancel) -> Result<String> {
     let dir = builds_dir(paths);
     // Two commands building the same image wait for each other instead of
     // building it twice.
     let lock_path = dir.join(format!("{}.lock", image.hash));
-    let lock = std::fs::File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
-    lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+    let _lock = filelock::acquire(&lock_path, &format!("building {}", image.title), BUILD_LOCK_TIMEOUT, cancel)?;
 
     if podman::image_exists(sh, &image.tag)? {
         let id = podman::inspect(sh, &image.tag, "{{.Id}}")?;
@@ -149,7 +159,8 @@ fn build_one(sh: &Shell, paths: &Paths, config: &Config, image: &Image, step: &s
     };
     eprintln!("{step} building {} ({}), log: {}", image.title, &image.hash[..12], log.display());
     let started = Instant::now();
-    let status = wait_with_progress(podman::spawn_build(&spec, &log)?, &log, &image.title)?;
+    let before = podman::external_containers()?;
+    let status = wait_with_progress(podman::spawn_build(&spec, &log)?, &log, &image.title, cancel, &before)?;
     let seconds = started.elapsed().as_secs_f64();
     let mut record = BuildRecord {
         hash: image.hash.clone(),
@@ -186,7 +197,13 @@ fn build_one(sh: &Shell, paths: &Paths, config: &Config, image: &Image, step: &s
 
 /// Waits for a build, showing a spinner with the elapsed time and the log's
 /// last line when stderr is a terminal.
-fn wait_with_progress(mut child: std::process::Child, log: &Path, title: &str) -> Result<std::process::ExitStatus> {
+fn wait_with_progress(
+    mut child: std::process::Child,
+    log: &Path,
+    title: &str,
+    cancel: &Cancel,
+    before: &[String],
+) -> Result<std::process::ExitStatus> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix}: {wide_msg}").expect("valid template"));
@@ -200,6 +217,14 @@ fn wait_with_progress(mut child: std::process::Child, log: &Path, title: &str) -
                 bar.finish_and_clear();
             }
             return Ok(status);
+        }
+        if cancel.is_cancelled() {
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            eprintln!("stopping the build of {title}");
+            podman::stop_build(&mut child, before);
+            return Err(cancel::cancelled());
         }
         if let Some(bar) = &bar {
             bar.set_message(log_tail(log, 1));

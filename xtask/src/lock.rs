@@ -61,7 +61,9 @@ impl flags::Lock {
     }
 }
 
-fn lock_go(sh: &Shell, mirror: &std::path::Path, w: lock::Wanted, sha: String, commit_time: String) -> Result<LockedGo> {
+/// The locked entry of Go commit `sha` in `mirror`: its Go version, and the
+/// devel string `cmd/dist` would give it.
+pub fn lock_go(sh: &Shell, mirror: &std::path::Path, w: lock::Wanted, sha: String, commit_time: String) -> Result<LockedGo> {
     let goversion_go = git::show(sh, mirror, &sha, "src/internal/goversion/goversion.go")?
         .with_context(|| format!("{} at {sha} has no src/internal/goversion/goversion.go; is it a Go repository?", w.url))?;
     let minor = goversion::minor_from_goversion_go(&goversion_go)

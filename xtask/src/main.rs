@@ -1,31 +1,12 @@
 //! `cargo xtask`: the command-line shell around `gobench-core`.
 //!
-//! Parses flags, changes to the project root and dispatches; each subcommand
-//! lives in its own module.
-
-mod bench;
-mod build;
-mod compare;
-mod demo;
-mod detect;
-mod doctor;
-mod export;
-mod flags;
-mod gen;
-mod git;
-mod host;
-mod lock;
-mod monitor;
-mod paths;
-mod podman;
-mod report;
-mod run;
-mod select;
-mod upload;
+//! Parses flags, finds the project's paths and dispatches to the library;
+//! each subcommand lives in its own module there.
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use xtask::{cancel, flags, paths};
 
 /// Exit codes: 0 the command did its job and found nothing wrong; 1 it did
 /// its job and the answer is bad (`compare --fail-on-regression` found a
@@ -38,7 +19,8 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::from(1),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(2)
+            // A command stopped by a signal exits as the shell expects: 128 + the signal.
+            cancel::exit_code().map_or(ExitCode::from(2), ExitCode::from)
         }
     }
 }

@@ -51,6 +51,12 @@ pub fn inspect(sh: &Shell, reference: &str, format: &str) -> Result<String> {
     cmd!(sh, "podman image inspect --format {format} {reference}").quiet().read().with_context(|| format!("inspecting image {reference}"))
 }
 
+/// The diff IDs of an image's layers, bottom first.
+pub fn layers(sh: &Shell, reference: &str) -> Result<Vec<String>> {
+    let json = inspect(sh, reference, "{{json .RootFS.Layers}}")?;
+    serde_json::from_str(&json).with_context(|| format!("reading the layers of {reference} from {json:?}"))
+}
+
 /// What `podman build` needs beyond the Containerfile.
 pub struct BuildSpec<'a> {
     pub containerfile: &'a Path,
@@ -84,4 +90,76 @@ pub fn spawn_build(spec: &BuildSpec, log: &Path) -> Result<Child> {
     c.arg("--tag").arg(spec.tag).arg("--iidfile").arg(spec.iidfile).arg(spec.context);
     c.stdin(Stdio::null()).stdout(log_file.try_clone()?).stderr(log_file);
     c.spawn().context("starting `podman build`; is podman installed?")
+}
+
+/// IDs of every container podman knows, including buildah's working
+/// containers (`--external`), which `podman build` leaves when it dies.
+pub fn external_containers() -> Result<Vec<String>> {
+    let out = command().args(["ps", "--all", "--external", "--format", "{{.ID}} {{.Names}}"]).output().context("running podman ps")?;
+    Ok(String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect())
+}
+
+/// Stops a running `podman build` so that it cleans up after itself.
+///
+/// Killing `podman build` (SIGTERM or SIGINT alike, podman 4.3) leaves the
+/// container of its current `RUN` step running under runc, and its buildah
+/// working container. Killing that step's container instead makes the step
+/// fail, and `--force-rm` then removes the working container. Only when that
+/// does not end the build in time is `podman build` killed, and the working
+/// containers that appeared since `before` are removed.
+pub fn stop_build(child: &mut Child, before: &[String]) {
+    for id in build_step_containers(child.id()) {
+        let _ = Command::new("runc").args(["kill", &id, "KILL"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    if let Ok(None) = child.try_wait() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    for line in external_containers().unwrap_or_default() {
+        let Some((id, name)) = line.split_once(' ') else { continue };
+        if name.contains("working-container") && !before.contains(&line) {
+            let _ = command().args(["rm", "--force", id]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+/// runc IDs (`buildah-buildah<N>`) of the step containers under a build
+/// process, read from the cgroups of its descendant processes.
+fn build_step_containers(root: u32) -> Vec<String> {
+    let mut parent_of = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // The command name may hold spaces and parentheses: fields start after the last `)`.
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parent_of.insert(pid, ppid);
+        }
+    }
+    let descends = |mut pid: u32| {
+        while let Some(&p) = parent_of.get(&pid) {
+            if p == root {
+                return true;
+            }
+            pid = p;
+        }
+        false
+    };
+    let mut ids = Vec::new();
+    for &pid in parent_of.keys().filter(|p| descends(**p)) {
+        let Ok(cgroup) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else { continue };
+        if let Some(id) = cgroup.split(['/', '\n']).find(|part| part.starts_with("buildah-buildah")) {
+            if !ids.iter().any(|i| i == id) {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    ids
 }

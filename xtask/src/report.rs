@@ -82,14 +82,7 @@ fn relative_href(from: &Path, to: &Path) -> String {
     let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
     let mut parts: Vec<String> = vec!["..".to_string(); f.len() - common];
     parts.extend(t[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
-    parts.iter().map(|p| format!("{}/", percent_encode(p))).collect()
-}
-
-/// Escapes what a URL path segment cannot hold as is.
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    parts.iter().map(|p| format!("{}/", gobench_core::ledger::encode_component(p))).collect()
 }
 
 #[cfg(test)]

@@ -5,81 +5,25 @@
 //! Also `cargo xtask run`, which runs a benchmark once in any image.
 
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use gobench_core::config::{DataDir, WorkloadKind};
-use gobench_core::containerfile::gostd_binary;
+use gobench_core::document::{self, Outcome, Recorded};
 use gobench_core::parse::RunExit;
-use gobench_core::results;
-use gobench_core::schema::{self, Monitoring};
+use gobench_core::schema::Monitoring;
+use gobench_core::spec::{RunSpec, ENDPOINT};
 use xshell::{cmd, Shell};
 
+use crate::cancel::{self, Cancel};
 use crate::{flags, monitor, podman};
-
-/// Set by the Ctrl-C handler; every wait loop checks it.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
-
-/// Installs the Ctrl-C handler: the first Ctrl-C stops the current run
-/// (its containers are removed by their guards) and the command winds down.
-pub fn install_interrupt_handler() -> Result<()> {
-    ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            eprintln!("\ninterrupted again: exiting now");
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupted: stopping the current run and removing its containers");
-    })
-    .context("installing the Ctrl-C handler")
-}
 
 pub const MONITOR_INTERVAL: Duration = Duration::from_millis(500);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 const DATA_DIR: &str = "/var/lib/etcd-bench";
-const ENDPOINT: &str = "127.0.0.1:2379";
 /// How much of a run's stderr is kept: the etcd tool's gRPC logs run to megabytes.
 const STDERR_TAIL: usize = 8 * 1024;
-
-/// Everything one run needs.
-#[derive(Debug, Clone)]
-pub struct RunSpec {
-    pub kind: WorkloadKind,
-    pub image: String,
-    pub args: Vec<String>,
-    /// go-std: the package whose test binary runs.
-    pub package: Option<String>,
-    pub server_flags: Vec<String>,
-    pub timeout: Duration,
-    pub data_dir: DataDir,
-    pub server_cpus: Option<String>,
-    pub client_cpus: Option<String>,
-}
-
-impl RunSpec {
-    /// The benchmark command as it runs in the client container.
-    pub fn client_command(&self) -> Vec<String> {
-        match self.kind {
-            WorkloadKind::Etcd => {
-                let mut c = vec!["benchmark".to_string()];
-                if !self.args.iter().any(|a| a.starts_with("--endpoints")) {
-                    c.push(format!("--endpoints={ENDPOINT}"));
-                }
-                c.extend(self.args.iter().cloned());
-                c
-            }
-            WorkloadKind::GoStd => {
-                let mut c = vec![gostd_binary(self.package.as_deref().unwrap_or("std"))];
-                c.extend(self.args.iter().cloned());
-                c
-            }
-        }
-    }
-}
 
 /// A run's outcome before judging.
 pub struct RunOutput {
@@ -131,15 +75,16 @@ fn unique_name(role: &str) -> String {
 }
 
 /// Runs `spec` once. An `Err` means the run could not take place (podman
-/// failed, the server never became healthy); the caller records it as an
-/// invalid run.
-pub fn run_once(sh: &Shell, spec: &RunSpec) -> Result<RunOutput> {
+/// failed, the server never became healthy, the run was cancelled); the
+/// caller records it as an invalid run.
+pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput> {
+    cancel.check()?;
     let mut guard = Containers { names: Vec::new(), volumes: Vec::new() };
     let monitor = monitor::start(sh, MONITOR_INTERVAL, Vec::new())?;
     let started = SystemTime::now();
     let server = match spec.kind {
         WorkloadKind::Etcd => {
-            let server = start_server(sh, spec, &mut guard)?;
+            let server = start_server(sh, spec, &mut guard, cancel)?;
             monitor.add_container(sh, "server", &server)?;
             Some(server)
         }
@@ -158,7 +103,7 @@ pub fn run_once(sh: &Shell, spec: &RunSpec) -> Result<RunOutput> {
     anyhow::ensure!(out.status.success(), "podman run of the benchmark client failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     monitor.add_container(sh, "client", &client)?;
 
-    let exit = wait_for(&client, spec.timeout)?;
+    let exit = wait_for(&client, spec.timeout(), cancel)?;
     let ended = SystemTime::now();
     let mut monitoring = monitor.stop();
     if let Some(server) = &server {
@@ -180,7 +125,7 @@ pub fn run_once(sh: &Shell, spec: &RunSpec) -> Result<RunOutput> {
 /// Starts an etcd server on a fresh data directory and waits until it
 /// answers a health check. Its network namespace has only loopback; the
 /// client joins it.
-fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers) -> Result<String> {
+fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers, cancel: &Cancel) -> Result<String> {
     let name = unique_name("server");
     let mut c = podman::command();
     c.args(["run", "--detach", "--name", &name, "--network", "none"]);
@@ -217,7 +162,7 @@ fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers) -> Result<St
 
     let deadline = Instant::now() + HEALTH_TIMEOUT;
     loop {
-        anyhow::ensure!(!interrupted(), "interrupted");
+        cancel.check()?;
         let health = cmd!(sh, "podman exec {name} etcdctl --endpoints={ENDPOINT} endpoint health").quiet().ignore_status().output()?;
         if health.status.success() {
             return Ok(name);
@@ -236,7 +181,7 @@ fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers) -> Result<St
 
 /// Waits for a container to exit, at most `timeout`; a container that
 /// outlives it is killed and the run marked timed out.
-fn wait_for(name: &str, timeout: Duration) -> Result<RunExit> {
+fn wait_for(name: &str, timeout: Duration, cancel: &Cancel) -> Result<RunExit> {
     let mut wait =
         podman::command().args(["wait", name]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().context("running podman wait")?;
     let deadline = Instant::now() + timeout;
@@ -248,11 +193,11 @@ fn wait_for(name: &str, timeout: Duration) -> Result<RunExit> {
             anyhow::ensure!(status.success(), "podman wait {name} failed");
             return Ok(RunExit { code: out.trim().parse().ok(), timed_out: false });
         }
-        if interrupted() || Instant::now() > deadline {
+        if cancel.is_cancelled() || Instant::now() > deadline {
             let _ = podman::command().args(["kill", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
             let _ = wait.kill();
             let _ = wait.wait();
-            anyhow::ensure!(!interrupted(), "interrupted");
+            cancel.check()?;
             return Ok(RunExit { code: None, timed_out: true });
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -272,49 +217,53 @@ fn tail(s: &str, max: usize) -> String {
 
 /// Runs, judges and records one repetition; a run that could not take place
 /// is recorded as invalid with the reason.
-pub fn record(sh: &Shell, spec: &RunSpec, index: u32) -> (schema::Run, results::Judged) {
+pub fn record(sh: &Shell, spec: &RunSpec, index: u32, cancel: &Cancel) -> Recorded {
     let started = SystemTime::now();
-    match run_once(sh, spec) {
-        Ok(out) => {
-            let judged = results::judge(spec.kind, &spec.args, &out.stdout, out.exit);
-            let run = schema::Run {
-                index,
-                started: rfc3339(out.started),
-                ended: rfc3339(out.ended),
-                exit_code: out.exit.code,
-                timed_out: out.exit.timed_out,
-                validity: judged.validity.clone(),
-                values: judged.values.iter().map(|(k, (_, _, v))| (k.clone(), *v)).collect(),
-                stdout: out.stdout,
-                stderr_tail: out.stderr,
-                monitoring: out.monitoring,
-            };
-            (run, judged)
-        }
-        Err(e) => {
-            let validity = gobench_core::parse::Validity::from_reasons(vec![format!("the run could not take place: {e:#}")]);
-            let judged = results::Judged { validity: validity.clone(), values: Default::default() };
-            let run = schema::Run {
-                index,
-                started: rfc3339(started),
-                ended: rfc3339(SystemTime::now()),
-                exit_code: None,
-                timed_out: false,
-                validity,
-                values: Default::default(),
-                stdout: String::new(),
-                stderr_tail: String::new(),
-                monitoring: Monitoring::default(),
-            };
-            (run, judged)
+    let mut activity = host_activity();
+    let outcome = match run_once(sh, spec, cancel) {
+        Ok(out) => Outcome::Ran {
+            started: rfc3339(out.started),
+            ended: rfc3339(out.ended),
+            exit: out.exit,
+            stdout: out.stdout,
+            stderr_tail: out.stderr,
+            monitoring: out.monitoring,
+        },
+        Err(e) => Outcome::Failed { started: rfc3339(started), ended: rfc3339(SystemTime::now()), reason: format!("{e:#}") },
+    };
+    for a in host_activity() {
+        if !activity.contains(&a) {
+            activity.push(a);
         }
     }
+    document::record(spec, index, outcome, activity)
+}
+
+/// Other gobench work on this host right now: image builds, and containers
+/// of other processes. Benchmarks of two invocations cannot overlap (they
+/// share the host lock), but a build can run beside one and slow it down.
+fn host_activity() -> Vec<String> {
+    let own = format!("gobench-{}-", std::process::id());
+    let mut seen = Vec::new();
+    if let Ok(out) = podman::command().args(["ps", "--filter", "name=gobench-", "--format", "{{.Names}}"]).output() {
+        seen.extend(String::from_utf8_lossy(&out.stdout).lines().filter(|n| !n.starts_with(&own)).map(|n| format!("container {n}")));
+    }
+    let Ok(procs) = std::fs::read_dir("/proc") else { return seen };
+    for entry in procs.flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<String> = cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        if args.first().is_some_and(|a| a.ends_with("podman")) && args.get(1).is_some_and(|a| a == "build") {
+            let tag = args.windows(2).find(|w| w[0] == "--tag").map_or("an image", |w| w[1].as_str());
+            seen.push(format!("podman build of {tag}"));
+        }
+    }
+    seen
 }
 
 impl flags::Run {
     /// `true` when the run is invalid.
     pub fn run(self) -> Result<bool> {
-        install_interrupt_handler()?;
+        let cancel = cancel::for_job()?;
         let sh = podman::shell()?;
         let spec = RunSpec {
             kind: self.kind.into(),
@@ -322,17 +271,21 @@ impl flags::Run {
             args: self.args,
             package: self.package,
             server_flags: self.server_flag,
-            timeout: Duration::from_secs(self.timeout_secs),
+            timeout_secs: self.timeout_secs,
             data_dir: self.data_dir.into(),
             server_cpus: self.server_cpus,
             client_cpus: self.client_cpus,
         };
-        let (run, _) = record(&sh, &spec, 0);
-        println!("{}", serde_json::to_string_pretty(&run)?);
-        anyhow::ensure!(!interrupted(), "interrupted");
-        if !run.validity.valid {
-            eprintln!("the run is invalid: {}", run.validity.reasons.join("; "));
+        let _host = crate::filelock::acquire(&crate::filelock::host_bench_lock_path(), "cargo xtask run", HOST_LOCK_TIMEOUT, &cancel)?;
+        let recorded = record(&sh, &spec, 0, &cancel);
+        println!("{}", serde_json::to_string_pretty(&recorded.run)?);
+        cancel.check()?;
+        if !recorded.run.validity.valid {
+            eprintln!("the run is invalid: {}", recorded.run.validity.reasons.join("; "));
         }
-        Ok(!run.validity.valid)
+        Ok(!recorded.run.validity.valid)
     }
 }
+
+/// How long a benchmark waits for another one on the same host to finish.
+pub const HOST_LOCK_TIMEOUT: Duration = Duration::from_secs(6 * 3600);

@@ -32,6 +32,14 @@ pub const LEDGER_PATH: &str = "results/uploads.json";
 pub const STATE_PATH: &str = ".cache/upload-state.json";
 /// Where results live, relative to the repository root.
 pub const RESULTS_DIR: &str = "results";
+/// The lock held while one call reads, uses and writes the ledger, relative to the repository
+/// root. A sidecar file, because the ledger itself is replaced by rename on every write.
+pub const LOCK_PATH: &str = ".cache/upload.lock";
+/// How long to wait quietly for another upload before saying so.
+const LOCK_QUIET: Duration = Duration::from_secs(1);
+/// How long to wait for another upload at all: long enough for a slow Horreum, short enough
+/// that a stuck job does not block the next nightly run forever.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Upload result documents to Horreum, each exactly once (see results/uploads.json)
 #[derive(Debug, clap::Args)]
@@ -55,13 +63,14 @@ pub struct Upload {
     pub retries: u32,
 }
 
-/// Write Horreum's schema, labels and change-detection variables for gobench results
+/// Write Horreum's schema, labels and change-detection variables for gobench results, and print
+/// the requests that would make the upload target's Horreum (0.18 or later) hold them
 #[derive(Debug, clap::Args)]
 pub struct HorreumSetup {
     /// Folder for schema.json, labels.json and variables.json
     #[arg(long, default_value = "horreum", value_name = "DIR")]
     pub out: PathBuf,
-    /// Also create or update them on the Horreum server of the upload target
+    /// Send those requests: create or update the schema, labels, test and variables, then recalculate
     #[arg(long)]
     pub apply: bool,
     #[command(flatten)]
@@ -147,7 +156,7 @@ pub struct UploadReport {
     pub pending: Vec<(String, String)>,
     /// Refused by Horreum: a human must look.
     pub needs_human: Vec<(String, String)>,
-    /// The key was refused (401/403): message, already redacted.
+    /// The key, or its user's rights for this target, were refused: message, already redacted.
     pub key_problem: Option<String>,
     pub committed: bool,
 }
@@ -219,44 +228,69 @@ impl HorreumSetup {
         let HorreumSetup { out, apply, target, common } = self;
         let CommonArgs { verbose, timeout_secs } = common;
         let root = paths.root.canonicalize().with_context(|| format!("cannot open the project root {}", paths.root.display()))?;
+        let labels = setup::labels(&metric_names(&root)?);
         let out = if out.is_absolute() { out } else { root.join(out) };
         std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-        for (name, text) in setup::files() {
+        for (name, text) in setup::files(&labels) {
             let path = out.join(name);
             write_atomic(&path, text.as_bytes())?;
             println!("wrote {}", path.display());
         }
-        if apply {
-            let (target_cfg, key) = target_and_key(paths, &target)?;
-            let horreum = Horreum::new(key, Duration::from_secs(timeout_secs.max(1)), 0, verbose)?;
-            setup::apply(&horreum, &target_cfg).map_err(|e| anyhow::anyhow!(horreum.key().redact(&format!("{e:#}"))))?;
-        }
-        Ok(())
+        // Without --apply the server is still read (when one is configured), so that what is
+        // printed is exactly what --apply would send to it now.
+        let resolved = target_and_key(paths, &target);
+        let (target_cfg, key) = match resolved {
+            Ok(found) => found,
+            Err(e) if !apply => {
+                println!("no Horreum to compare with ({e:#}); `--apply` needs the upload target and the API key");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let horreum = Horreum::new(key, Duration::from_secs(timeout_secs.max(1)), 0, verbose)?;
+        setup::apply(&horreum, &target_cfg, &labels, apply).map_err(|e| anyhow::anyhow!(horreum.key().redact(&format!("{e:#}"))))
     }
 }
 
-/// Uploads every result under `results/` that is not in the ledger and whose retry time has
-/// come. Called by `upload --all-pending` and after `bench` commits its results.
-pub fn upload_pending(sh: &Shell, settings: &UploadSettings) -> anyhow::Result<UploadReport> {
-    let dir = settings.root.join(RESULTS_DIR);
+/// The names of every metric in the result documents under `results/`, sorted, each once.
+fn metric_names(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names = std::collections::BTreeSet::new();
+    for (_, bytes) in result_documents(root, false)? {
+        if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            names.extend(doc["metrics"].as_object().into_iter().flat_map(|m| m.keys().cloned()));
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// Every result document under `results/` (other JSON there is not ours): its repository-relative
+/// path and its bytes, sorted by path.
+fn result_documents(root: &Path, verbose: bool) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let dir = root.join(RESULTS_DIR);
     let mut files = Vec::new();
     if dir.exists() {
         collect_json(&dir, &mut files)?;
     }
     files.sort();
-    let ledger_path = settings.root.join(LEDGER_PATH);
-    let mut candidates = Vec::new();
+    let ledger_path = root.join(LEDGER_PATH);
+    let mut documents = Vec::new();
     for file in files.iter().filter(|f| **f != ledger_path) {
         let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-        // Other JSON under results/ (not a result document) is not ours to upload.
         if !declares_result_schema(&bytes) {
-            if settings.verbose {
+            if verbose {
                 eprintln!("skipping {}: no \"$schema\": {RESULT_SCHEMA:?}", file.display());
             }
             continue;
         }
-        candidates.push((relative_path(&settings.root, file)?, bytes));
+        documents.push((relative_path(root, file)?, bytes));
     }
+    Ok(documents)
+}
+
+/// Uploads every result under `results/` that is not in the ledger and whose retry time has
+/// come. Called by `upload --all-pending` and after `bench` commits its results.
+pub fn upload_pending(sh: &Shell, settings: &UploadSettings) -> anyhow::Result<UploadReport> {
+    let candidates = result_documents(&settings.root, settings.verbose)?;
     upload_candidates(sh, settings, candidates, Urgency::Scheduled)
 }
 
@@ -281,6 +315,9 @@ fn upload_candidates(
     let root = &settings.root;
     let ledger_path = root.join(LEDGER_PATH);
     let state_path = root.join(STATE_PATH);
+    // Held until the report is built: another upload that started at the same time reads the
+    // ledger only after this one has written it, and so never posts a result twice.
+    let _lock = lock_ledger(&root.join(LOCK_PATH), LOCK_QUIET, LOCK_TIMEOUT)?;
     let mut ledger = load_ledger(&ledger_path)?;
     let mut state = load_state(&state_path);
     let now = now_unix();
@@ -353,13 +390,25 @@ fn upload_candidates(
                     report.uploaded.push((path.clone(), run_ids));
                     continue;
                 }
+                let permission = match &result {
+                    PostResult::KeyProblem { status, message } | PostResult::Rejected { status, message } => {
+                        ledger::permission_problem(*status, message, &settings.target)
+                    }
+                    _ => None,
+                };
+                if let Some(problem) = permission {
+                    // The target, not this document, is refused: stop, and keep every result pending.
+                    report.key_problem = Some(redact(&problem));
+                    stop_reason = Some("Horreum refused the API key's user for this target".to_owned());
+                    report.pending.push((path.clone(), "not uploaded: Horreum refused the API key's user for this target".to_owned()));
+                    continue;
+                }
                 match result {
                     PostResult::KeyProblem { status, message } => {
                         let problem = redact(&format!(
-                            "Horreum refused the API key ({status}: {}): it is wrong, expired (keys unused for 30 days \
-                             are revoked) or lacks rights for owner {}; create a new key and set ${API_KEY_ENV} or the key file",
+                            "Horreum refused the API key ({status}: {}): it is wrong or expired (keys unused for 30 days \
+                             are revoked); create a new key and set ${API_KEY_ENV} or the key file",
                             http::or_empty(&message),
-                            settings.target.owner
                         ));
                         report.key_problem = Some(problem);
                         stop_reason = Some(format!("the API key was refused ({status})"));
@@ -389,6 +438,56 @@ fn upload_candidates(
         report.committed = true;
     }
     Ok(report)
+}
+
+/// Takes the exclusive upload lock at `path`, waiting for another upload that holds it. The lock
+/// is the OS's (`flock`), so it goes away with the process that held it: a killed upload leaves
+/// no stale lock behind. The holder's pid is written into the file for the waiting message.
+fn lock_ledger(path: &Path, quiet: Duration, timeout: Duration) -> anyhow::Result<std::fs::File> {
+    use std::io::{Seek, Write};
+    let dir = path.parent().context("lock path has no parent")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("cannot open the upload lock {}", path.display()))?;
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
+        let waited = started.elapsed();
+        if waited >= timeout {
+            bail!(
+                "another upload ({}) has held {} for {} s; wait for it to finish or stop it, then retry",
+                lock_holder(path),
+                path.display(),
+                waited.as_secs()
+            );
+        }
+        if waited >= quiet && !said {
+            eprintln!("waiting for another upload to Horreum to finish ({}, lock {})", lock_holder(path), path.display());
+            said = true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    file.set_len(0).with_context(|| format!("cannot write {}", path.display()))?;
+    file.rewind().with_context(|| format!("cannot write {}", path.display()))?;
+    write!(file, "{}", std::process::id()).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(file)
+}
+
+fn lock_holder(path: &Path) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(pid) if !pid.trim().is_empty() => format!("pid {}", pid.trim()),
+        _ => "pid unknown".to_owned(),
+    }
 }
 
 fn commit_ledger(sh: &Shell, root: &Path, test: &str, count: usize) -> anyhow::Result<()> {

@@ -11,7 +11,7 @@ use crate::schema::*;
 use crate::stats::{summarize, Direction};
 
 fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metrics: &[(&str, &str, &[f64])]) -> Loaded {
-    let image = |h: &str| ImageRef { hash: h.to_string(), id: String::new(), tag: String::new() };
+    let image = |h: &str| ImageRef { hash: h.to_string(), ..ImageRef::default() };
     let doc = ResultDoc {
         schema: RESULT_SCHEMA.to_string(),
         started: started.to_string(),
@@ -50,6 +50,8 @@ fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metric
             command: Vec::new(),
             server_cpus: None,
             client_cpus: None,
+            spec: None,
+            runs_requested: None,
         },
         host: Host { name: host.to_string(), cpu_model: String::new(), cores: 1, memory_bytes: 0, kernel: String::new() },
         runs: vec![Run {
@@ -63,7 +65,9 @@ fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metric
             stdout: String::new(),
             stderr_tail: String::new(),
             monitoring: Monitoring::default(),
+            host_activity: Vec::new(),
         }],
+        reproduces: None,
     };
     Loaded { path: format!("results/{go}-{sha}-{started}.json"), doc }
 }

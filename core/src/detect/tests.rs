@@ -279,3 +279,31 @@ fn false_alarm_rate_on_pure_noise() {
     assert!(new_var_alarms <= 2);
     assert!(ed_alarms <= 10);
 }
+
+/// Golden vectors where a plain sum-then-divide mean, or a clamped threshold, decides otherwise
+/// than Horreum. Expected values are Horreum's (its model in
+/// `RelativeDifferenceChangeDetectionModel.java`, means by commons-math `SummaryStatistics`),
+/// reproduced with the same IEEE operations in the same order, compared bit for bit.
+#[test]
+fn horreum_parity_golden_vectors() {
+    let rule = |threshold, window, min_previous| RelativeDifference { threshold, window, min_previous, aggregation: Aggregation::Mean };
+    // (series oldest first, rule, Horreum's (old, new, ratio) when it fires)
+    type Golden<'a> = (&'a [f64], RelativeDifference, Option<(f64, f64, f64)>);
+    let cases: [Golden; 5] = [
+        // The series: a sum gives 1.5 and an exact 0.9 (no change); Horreum fires.
+        (&[2.2, 2.2, 0.1, 1.35], rule(0.1, 1, 3), Some((1.5000000000000002, 1.35, 0.8999999999999999))),
+        // The other way round: a sum gives 1.2000000000000002 (a change); Horreum's exact 1.2 does not fire.
+        (&[0.1, 0.1, 0.3, 0.2], rule(0.2, 1, 3), None),
+        // A sum gives 2.1999999999999997 for the previous mean.
+        (&[1.1, 2.2, 3.3, 0.7, 0.9, 1.3], rule(0.2, 3, 3), Some((2.2, 0.9666666666666667, 0.43939393939393934))),
+        // A negative threshold is not clamped: an unchanged series fires.
+        (&[100.0; 6], rule(-0.1, 1, 5), Some((100.0, 100.0, 1.0))),
+        // Window 2 of a noisy series.
+        (&[0.3, 0.6, 0.7, 0.1, 0.2, 0.4, 0.6, 0.9], rule(0.1, 2, 4), Some((0.3833333333333333, 0.75, 1.956521739130435))),
+    ];
+    for (series, rule, want) in cases {
+        let got = relative_difference_latest(series, &rule).map(|(_, old, new, ratio)| (old, new, ratio));
+        let bits = |t: Option<(f64, f64, f64)>| t.map(|(a, b, c)| (a.to_bits(), b.to_bits(), c.to_bits()));
+        assert_eq!(bits(got), bits(want), "{series:?} {rule:?}: got {got:?}, Horreum {want:?}");
+    }
+}

@@ -347,37 +347,62 @@ pub fn parse_go_duration(s: &str) -> Result<f64, DurationError> {
 const GLOBAL_VALUE_FLAGS: [&str; 9] =
     ["--auto-sync-interval", "--cacert", "--cert", "--clients", "--conns", "--dial-timeout", "--endpoints", "--key", "--user"];
 
-/// The number of requests a benchmark invocation asks for, from its arguments (without or with
-/// the program name first): `--total=N` or `--total N`, the last one winning as in pflag.
-///
-/// Without `--total`, `put` and `stm` default to [`DEFAULT_TOTAL`] (see their `--help`); for
-/// other subcommands the default is not known here and the answer is `None`, as it is for a
-/// value that is not a number (the tool itself would refuse it).
-pub fn expected_total<S: AsRef<str>>(args: &[S]) -> Option<u64> {
-    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    let mut subcommand = None;
-    let mut total = None;
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i];
-        i += 1;
-        if arg == "--total" {
-            // A trailing `--total` has no value: the tool would refuse it, and so do we.
-            total = Some(args.get(i).copied().unwrap_or(""));
+/// What an invocation of the benchmark tool says, read once from its arguments (without or with
+/// the program name first), so every reader agrees: `--user stm put` is a `put` whose user is
+/// `stm`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation<'a> {
+    /// The first word that is neither a flag nor a global flag's value: `put`, `stm`, ...
+    pub subcommand: Option<&'a str>,
+    /// The value of the last `--total`, as written.
+    pub total: Option<&'a str>,
+    /// Whether `--endpoints` is given.
+    pub endpoints: bool,
+}
+
+impl<'a> Invocation<'a> {
+    pub fn read<S: AsRef<str>>(args: &'a [S]) -> Invocation<'a> {
+        let args: Vec<&'a str> = args.iter().map(AsRef::as_ref).collect();
+        let mut inv = Invocation::default();
+        let mut i = 0;
+        while i < args.len() {
+            let arg = args[i];
             i += 1;
-        } else if let Some(value) = arg.strip_prefix("--total=") {
-            total = Some(value);
-        } else if GLOBAL_VALUE_FLAGS.contains(&arg) {
-            i += 1;
-        } else if subcommand.is_none() && !arg.starts_with('-') && !is_program(arg) {
-            subcommand = Some(arg);
+            let name = arg.split_once('=').map_or(arg, |(n, _)| n);
+            inv.endpoints |= name == "--endpoints";
+            if arg == "--total" {
+                // A trailing `--total` has no value: the tool would refuse it, and so do we.
+                inv.total = Some(args.get(i).copied().unwrap_or(""));
+                i += 1;
+            } else if let Some(value) = arg.strip_prefix("--total=") {
+                inv.total = Some(value);
+            } else if GLOBAL_VALUE_FLAGS.contains(&arg) {
+                i += 1;
+            } else if inv.subcommand.is_none() && !arg.starts_with('-') && !is_program(arg) {
+                inv.subcommand = Some(arg);
+            }
+        }
+        inv
+    }
+
+    /// The number of requests the invocation asks for: `--total=N` or `--total N`, the last one
+    /// winning as in pflag.
+    ///
+    /// Without `--total`, `put` and `stm` default to [`DEFAULT_TOTAL`] (see their `--help`); for
+    /// other subcommands the default is not known here and the answer is `None`, as it is for a
+    /// value that is not a number (the tool itself would refuse it).
+    pub fn expected_total(&self) -> Option<u64> {
+        match (self.total, self.subcommand) {
+            (Some(value), _) => value.parse().ok(),
+            (None, Some("put" | "stm")) => Some(DEFAULT_TOTAL),
+            (None, _) => None,
         }
     }
-    match (total, subcommand) {
-        (Some(value), _) => value.parse().ok(),
-        (None, Some("put" | "stm")) => Some(DEFAULT_TOTAL),
-        (None, _) => None,
-    }
+}
+
+/// [`Invocation::expected_total`] of `args`.
+pub fn expected_total<S: AsRef<str>>(args: &[S]) -> Option<u64> {
+    Invocation::read(args).expected_total()
 }
 
 fn is_program(arg: &str) -> bool {

@@ -72,7 +72,7 @@ impl Horreum {
         Ok(value)
     }
 
-    /// Sends one request; returns status and body text (redacted, shortened).
+    /// Sends one request; returns status and body text (redacted, whole: setup parses it).
     fn send(&self, method: &str, url: &str, request: RequestBuilder) -> Result<(u16, String), Failure> {
         let header = self.key_header().map_err(|e| Failure::Other(e.to_string()))?;
         if self.verbose {
@@ -88,7 +88,7 @@ impl Horreum {
                 if self.verbose {
                     eprintln!("  -> {status} ({elapsed} ms)");
                 }
-                Ok((status.as_u16(), shorten(&self.key.redact(body.trim()))))
+                Ok((status.as_u16(), self.key.redact(body.trim())))
             }
             Err(e) => {
                 // The URL was printed above (with --verbose) and is in the caller's context.
@@ -115,12 +115,12 @@ impl Horreum {
         loop {
             let request = self.client.post(url).header(CONTENT_TYPE, "application/json").body(body.to_vec());
             let reason = match self.send("POST", url, request) {
-                Ok((status, text)) => match ledger::classify(status) {
-                    Outcome::Created => return PostResult::Created(ledger::parse_run_ids(&text)),
-                    Outcome::NoRun => return PostResult::NoRun,
-                    Outcome::KeyProblem => return PostResult::KeyProblem { status, message: text },
-                    Outcome::Rejected => return PostResult::Rejected { status, message: text },
-                    Outcome::Transient => format!("HTTP {status}: {}", or_empty(&text)),
+                Ok((status, text)) => match (ledger::classify(status), shorten(&text)) {
+                    (Outcome::Created, _) => return PostResult::Created(ledger::parse_run_ids(&text)),
+                    (Outcome::NoRun, _) => return PostResult::NoRun,
+                    (Outcome::KeyProblem, message) => return PostResult::KeyProblem { status, message },
+                    (Outcome::Rejected, message) => return PostResult::Rejected { status, message },
+                    (Outcome::Transient, message) => format!("HTTP {status}: {}", or_empty(&message)),
                 },
                 Err(Failure::Connect(text)) => format!("connection failed: {text}"),
                 Err(Failure::Timeout(text)) => {
@@ -143,15 +143,15 @@ impl Horreum {
         }
     }
 
-    /// `GET url`, for setup; returns status and body.
-    pub fn get(&self, url: &str) -> anyhow::Result<(u16, String)> {
-        self.send("GET", url, self.client.get(url)).map_err(|f| failure_error(url, f, &self.key))
-    }
-
-    /// `POST url` with a JSON body, for setup; returns status and body.
-    pub fn post_json(&self, url: &str, body: &serde_json::Value) -> anyhow::Result<(u16, String)> {
-        let request = self.client.post(url).header(CONTENT_TYPE, "application/json").body(body.to_string());
-        self.send("POST", url, request).map_err(|f| failure_error(url, f, &self.key))
+    /// One setup request (`GET`, `POST`, `PUT`), with a JSON body when given; returns status and
+    /// body. Nothing is retried: setup is run by hand and reads before it writes.
+    pub fn call(&self, method: reqwest::Method, url: &str, body: Option<&serde_json::Value>) -> anyhow::Result<(u16, String)> {
+        let name = method.to_string();
+        let mut request = self.client.request(method, url);
+        if let Some(body) = body {
+            request = request.header(CONTENT_TYPE, "application/json").body(body.to_string());
+        }
+        self.send(&name, url, request).map_err(|f| failure_error(url, f, &self.key))
     }
 }
 
@@ -175,7 +175,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-fn shorten(text: &str) -> String {
+/// At most 500 characters of an answer, for messages.
+pub fn shorten(text: &str) -> String {
     const MAX: usize = 500;
     if text.chars().count() <= MAX {
         text.to_owned()

@@ -37,6 +37,7 @@ fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&
         hash: format!("{kind}{}{}", g.sha, "0".repeat(20)),
         id: "sha256:".to_string() + &"1".repeat(64),
         tag: format!("localhost/gobench/{kind}"),
+        ..ImageRef::default()
     };
     ResultDoc {
         schema: RESULT_SCHEMA.to_string(),
@@ -78,6 +79,8 @@ fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&
             command: vec!["benchmark".to_string(), bench.to_string()],
             server_cpus: None,
             client_cpus: None,
+            spec: None,
+            runs_requested: None,
         },
         host: Host {
             name: host.to_string(),
@@ -87,6 +90,7 @@ fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&
             kernel: "6.1.0".to_string(),
         },
         runs: Vec::new(),
+        reproduces: None,
     }
 }
 

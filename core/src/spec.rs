@@ -1,0 +1,108 @@
+//! How one cell is run: decided once, from the pins or from the flags of
+//! `cargo xtask run`, then used by the runner and recorded in every result
+//! document, so a run can be repeated exactly from its document alone.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, DataDir, WorkloadKind};
+use crate::containerfile::gostd_binary;
+use crate::parse::etcd::Invocation;
+use crate::plan::Cell;
+
+/// Where the benchmark client reaches the etcd server: both share a
+/// loopback-only network namespace.
+pub const ENDPOINT: &str = "127.0.0.1:2379";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub kind: WorkloadKind,
+    /// The image the run uses: a podman image ID, or any reference for
+    /// `cargo xtask run`.
+    pub image: String,
+    /// Arguments of the benchmark client (etcd) or the test binary (go-std).
+    pub args: Vec<String>,
+    /// go-std: the package whose test binary runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// Extra flags of the etcd server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_flags: Vec<String>,
+    /// A run that takes longer is killed and recorded as invalid.
+    pub timeout_secs: u64,
+    pub data_dir: DataDir,
+    /// `--cpuset-cpus` of the server and client containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpus: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cpus: Option<String>,
+}
+
+impl RunSpec {
+    /// The spec of a planned cell whose image was built as `image_id`.
+    pub fn for_cell(config: &Config, cell: &Cell, image_id: &str) -> Result<RunSpec, String> {
+        let bench = config.benchmark(&cell.benchmark).ok_or_else(|| format!("benchmark `{}` is not configured", cell.benchmark))?;
+        let workload = config.workload(&cell.workload).ok_or_else(|| format!("workload `{}` is not configured", cell.workload))?;
+        Ok(RunSpec {
+            kind: workload.kind,
+            image: image_id.to_string(),
+            args: bench.args.clone(),
+            package: bench.package.as_ref().map(|p| p.get_ref().clone()),
+            server_flags: workload.server_flags.clone(),
+            timeout_secs: bench.timeout_secs,
+            data_dir: config.run.data_dir,
+            server_cpus: config.run.server_cpus.clone(),
+            client_cpus: config.run.client_cpus.clone(),
+        })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+
+    /// The benchmark command as it runs in the client container.
+    pub fn client_command(&self) -> Vec<String> {
+        match self.kind {
+            WorkloadKind::Etcd => {
+                let mut c = vec!["benchmark".to_string()];
+                if !Invocation::read(&self.args).endpoints {
+                    c.push(format!("--endpoints={ENDPOINT}"));
+                }
+                c.extend(self.args.iter().cloned());
+                c
+            }
+            WorkloadKind::GoStd => {
+                let mut c = vec![gostd_binary(self.package.as_deref().unwrap_or("std"))];
+                c.extend(self.args.iter().cloned());
+                c
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(args: &[&str]) -> RunSpec {
+        RunSpec {
+            kind: WorkloadKind::Etcd,
+            image: "img".into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            package: None,
+            server_flags: vec![],
+            timeout_secs: 60,
+            data_dir: DataDir::Tmpfs,
+            server_cpus: None,
+            client_cpus: None,
+        }
+    }
+
+    #[test]
+    fn the_client_reaches_the_server_unless_told_otherwise() {
+        assert_eq!(spec(&["put"]).client_command(), ["benchmark", "--endpoints=127.0.0.1:2379", "put"]);
+        assert_eq!(spec(&["--endpoints", "h:1", "put"]).client_command(), ["benchmark", "--endpoints", "h:1", "put"]);
+        assert_eq!(spec(&["--endpoints=h:1", "put"]).client_command(), ["benchmark", "--endpoints=h:1", "put"]);
+    }
+}

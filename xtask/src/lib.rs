@@ -1,0 +1,26 @@
+//! The shell around `gobench-core`, as a library: the commands of
+//! `cargo xtask` (one module each) and the pipeline steps they combine, so
+//! that tests and the job service call the steps directly.
+
+pub mod bench;
+pub mod build;
+pub mod cancel;
+pub mod compare;
+pub mod demo;
+pub mod detect;
+pub mod doctor;
+pub mod export;
+pub mod filelock;
+pub mod flags;
+pub mod gen;
+pub mod git;
+pub mod host;
+pub mod lock;
+pub mod monitor;
+pub mod paths;
+pub mod pipeline;
+pub mod podman;
+pub mod report;
+pub mod run;
+pub mod select;
+pub mod upload;
