@@ -6,6 +6,7 @@
 //! `xtask` crate is the shell that does those things and feeds the results in.
 
 pub mod analysis;
+pub mod bisect;
 pub mod config;
 pub mod containerfile;
 pub mod detect;

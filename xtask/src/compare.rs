@@ -20,6 +20,16 @@ use crate::paths::Paths;
 /// benchmark); rows match on (workload@ref, benchmark, metric). Each table
 /// ends with the geometric mean of the B/A ratios.
 ///
+/// When the two sides ran interleaved in one `bench` invocation (two result
+/// files in one `results/<time>/` directory whose cells differ only in the Go
+/// toolchain), their runs are also paired by run index, and each table is
+/// followed by the median B/A ratio of the pairs, its 95% CI (the exact
+/// signed-rank interval) and the Wilcoxon signed-rank p-value on the log
+/// ratios; a pair with an invalid run is left out. Pairing cancels the
+/// machine's drift, so it sees changes the unpaired test cannot. A verdict
+/// also notes samples whose median misleads: far outliers (beyond 3 IQR) or
+/// several modes.
+///
 /// Exit codes: 0 done (no significant regression, or --fail-on-regression
 /// not given); 1 a significant regression of B against A with
 /// --fail-on-regression; 2 an error.

@@ -14,7 +14,11 @@ use crate::paths::{write_atomic, Paths};
 /// (`goos:`, `pkg:`, `gobench-go:`, `gobench-go-version:`, `gobench-go-sha:`,
 /// `gobench-workload:`, `gobench-host:`, ...) followed by one line per valid
 /// run, e.g. `BenchmarkEtcd/put/release-3.6 1 31250 req/s 0.0031 sec/op`.
-/// Compare two toolchains with `benchstat -col gobench-go FILE`.
+///
+/// Compare two toolchains with `benchstat -col gobench-go -ignore gobench-go-version,gobench-go-sha,gobench-go-commit-time,gobench-image FILE`.
+/// The ignored keys change with the toolchain too; left in, they split
+/// benchstat's output into one table per toolchain and no comparison. Its
+/// medians, CIs, deltas and p-values are those of `cargo xtask compare`.
 #[derive(Debug, ClapArgs)]
 #[command(group(clap::ArgGroup::new("format").required(true).args(["benchfmt", "csv"])))]
 pub struct Args {

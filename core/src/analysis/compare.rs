@@ -9,13 +9,20 @@
 //! The statistics are [`crate::stats::compare`]: medians with their 95%
 //! confidence interval, a two-sided Mann-Whitney U test, a change counted as
 //! significant when `p <= alpha` and `|delta| >= min_change`.
+//!
+//! Beside that unpaired table, runs that were paired are compared pair by
+//! pair ([`crate::stats::paired_compare`]): two documents in one invocation
+//! directory (`results/<time>/`), one on each side, whose cells differ only
+//! in the Go toolchain, were interleaved run by run, so run `i` of one pairs
+//! with run `i` of the other when both are valid. Metrics whose samples have
+//! far outliers or several modes are flagged, because their medians mislead.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::{fmt_pct, fmt_si, workload_label, Loaded};
-use crate::stats::{self, CompareConfig, Direction, Summary, Verdict};
+use crate::stats::{self, CompareConfig, Direction, PairedComparison, Summary, Verdict};
 
 /// Documents a side selector names: the Go entry's name or ref
 /// (`master`, `go1.27.3`), or a prefix (at least 4 hex digits) of the image
@@ -99,6 +106,12 @@ pub struct Row {
     /// Why the row says nothing or less than it might: a missing side, too
     /// few runs to ever reach `alpha`, a change below `--min-change`.
     pub note: Option<String>,
+    /// B/A pair by pair, when at least two runs were paired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paired: Option<PairedComparison>,
+    /// `A: 1 outlier; B: multimodal`: samples whose median misleads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -135,6 +148,39 @@ fn pool(side: &[&Loaded]) -> BTreeMap<(String, String, String), Pool> {
     pools
 }
 
+/// The metric's values of the paired runs of a row, in pair order: for each
+/// A document of the row, the one B document of the row in the same
+/// directory whose cell differs only in its first (Go) part, matched by run
+/// index, both runs valid.
+fn paired_values(a: &[&Loaded], b: &[&Loaded], (metric, workload, benchmark): &(String, String, String)) -> (Vec<f64>, Vec<f64>) {
+    let of_row = |l: &&&Loaded| &workload_label(&l.doc) == workload && &l.doc.benchmark == benchmark && l.doc.metrics.contains_key(metric);
+    let dir = |l: &Loaded| l.path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+    let rest = |l: &Loaded| l.doc.cell.split_once('/').map(|(_, r)| r.to_string());
+    let (mut xa, mut xb) = (Vec::new(), Vec::new());
+    for da in a.iter().filter(of_row) {
+        let partners: Vec<&&Loaded> = b
+            .iter()
+            .filter(of_row)
+            .filter(|db| db.path != da.path && dir(db) == dir(da) && rest(db).is_some() && rest(db) == rest(da))
+            .collect();
+        let [db] = partners[..] else { continue };
+        for ra in da.doc.valid_runs() {
+            let Some(rb) = db.doc.valid_runs().find(|r| r.index == ra.index) else { continue };
+            if let (Some(&va), Some(&vb)) = (ra.values.get(metric), rb.values.get(metric)) {
+                xa.push(va);
+                xb.push(vb);
+            }
+        }
+    }
+    (xa, xb)
+}
+
+fn shape_text(va: &[f64], vb: &[f64]) -> Option<String> {
+    let parts: Vec<String> =
+        [("A", va), ("B", vb)].iter().filter_map(|(side, v)| stats::shape(v).describe().map(|d| format!("{side}: {d}"))).collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 fn side_info(label: &str, side: &[&Loaded]) -> SideInfo {
     let files: BTreeSet<String> = side.iter().map(|l| l.path.clone()).collect();
     let go: BTreeSet<String> = side
@@ -163,6 +209,9 @@ pub fn compare(a_label: &str, a: &[&Loaded], b_label: &str, b: &[&Loaded], cfg: 
         let va = sa.map_or(&[][..], |p| &p.values[..]);
         let vb = sb.map_or(&[][..], |p| &p.values[..]);
         let ccfg = CompareConfig { alpha: cfg.alpha, min_change: cfg.min_change_pct / 100.0, direction };
+        let (pa_vals, pb_vals) = paired_values(a, b, key);
+        let paired = if pa_vals.len() >= 2 { stats::paired_compare(&pa_vals, &pb_vals) } else { None };
+        let shape = shape_text(va, vb);
         let row = match stats::compare(va, vb, &ccfg) {
             Some(c) => {
                 let note = if stats::mwu_min_p(va.len(), vb.len()) > cfg.alpha {
@@ -182,6 +231,8 @@ pub fn compare(a_label: &str, a: &[&Loaded], b_label: &str, b: &[&Loaded], cfg: 
                     significant: c.significant,
                     verdict: c.verdict,
                     note,
+                    paired,
+                    shape,
                 }
             }
             None => Row {
@@ -198,6 +249,8 @@ pub fn compare(a_label: &str, a: &[&Loaded], b_label: &str, b: &[&Loaded], cfg: 
                     (true, false) => "no valid runs in A".to_string(),
                     _ => "no valid runs in B".to_string(),
                 }),
+                paired,
+                shape,
             },
         };
         tables.last_mut().expect("pushed above").rows.push(row);
@@ -256,7 +309,7 @@ pub fn table_cells(t: &Table) -> Vec<[String; 9]> {
         let ci = |s: &Option<Summary>| s.as_ref().map_or("-".to_string(), ci_text);
         let n = |s: &Option<Summary>| s.as_ref().map_or(0, |s| s.n);
         let mut verdict = marker(r);
-        if let Some(note) = &r.note {
+        for note in [&r.note, &r.shape].into_iter().flatten() {
             verdict = format!("{verdict} ({note})");
         }
         out.push([
@@ -340,9 +393,30 @@ pub fn render_text(r: &CompareReport) -> String {
             out += line.trim_end();
             out.push('\n');
         }
+        out += &paired_text(t);
     }
     if r.tables.is_empty() {
         out += "\nno metrics to compare\n";
+    }
+    out
+}
+
+/// The paired lines under a table, when any row has paired runs.
+fn paired_text(t: &Table) -> String {
+    let rows: Vec<(&Row, &PairedComparison)> = t.rows.iter().filter_map(|r| Some((r, r.paired.as_ref()?))).collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "paired runs (same invocation, by run index): median B/A ratio, 95% CI, Wilcoxon signed-rank p
+",
+    );
+    for (r, p) in rows {
+        let ci = match (p.ci_low, p.ci_high) {
+            (Some(l), Some(h)) => format!("[{l:.4}, {h:.4}]"),
+            _ => "n<6, no CI".to_string(),
+        };
+        out += &format!("  {}/{}  {:.4}  {ci}  p {}  {} pairs\n", r.workload, r.benchmark, p.median_ratio, fmt_p(p.p_value), p.pairs);
     }
     out
 }

@@ -179,3 +179,77 @@ fn csv_quoting() {
     let fields = ["a".to_string(), "b,c".to_string(), "say \"hi\"".to_string(), String::new()];
     assert_eq!(csv_line(&fields), "a,\"b,c\",\"say \"\"hi\"\"\",\n");
 }
+
+/// A document of `go` in invocation directory `dir` whose runs give `rps`
+/// values in run order; `None` is an invalid run.
+fn paired_doc(go: &str, dir: &str, runs: &[Option<f64>]) -> Loaded {
+    let mut l = doc(go, go, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "h", &[]);
+    let template = l.doc.runs[0].clone();
+    l.doc.runs = runs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Run {
+            index: i as u32,
+            validity: if v.is_some() { Validity::from_reasons(Vec::new()) } else { Validity::from_reasons(vec!["exit 1".to_string()]) },
+            values: BTreeMap::from([("rps".to_string(), v.unwrap_or(1.0))]),
+            ..template.clone()
+        })
+        .collect();
+    let values: Vec<f64> = runs.iter().flatten().copied().collect();
+    l.doc.metrics.insert(
+        "rps".to_string(),
+        Metric { unit: "req/s".to_string(), direction: Direction::HigherIsBetter, values: values.clone(), summary: summarize(&values) },
+    );
+    l.doc.cell = format!("{go}/etcd@main/put");
+    l.path = format!("results/{dir}/{go}-etcd@main-put.json");
+    l
+}
+
+/// Runs of one invocation pair by index; an invalid run drops its pair; a
+/// document of another invocation does not pair; the paired numbers are the
+/// signed-rank ones of the log ratios.
+#[test]
+fn compare_pairs_runs_of_one_invocation() {
+    // Drift 100, 120, 90, ... common to both sides; B is 2% faster in every
+    // pair but the unpaired samples overlap completely.
+    let drift = [100.0, 120.0, 90.0, 130.0, 95.0, 125.0, 85.0, 110.0];
+    let a: Vec<Option<f64>> = drift.iter().map(|&d| Some(d)).collect();
+    let mut b: Vec<Option<f64>> = drift.iter().map(|&d| Some(d * 1.02)).collect();
+    b[3] = None;
+    let docs = vec![
+        paired_doc("old", "2026-01-02T00-00-00Z", &a),
+        paired_doc("new", "2026-01-02T00-00-00Z", &b),
+        // Another invocation of B only: pooled in the unpaired table, never paired.
+        paired_doc("new", "2026-01-03T00-00-00Z", &a),
+    ];
+    let (sa, sb) = (select(&docs, "old"), select(&docs, "new"));
+    let report = compare::compare("old", &sa, "new", &sb, &compare::TableConfig::default());
+    let row = &report.tables[0].rows[0];
+    assert_eq!(row.verdict, crate::stats::Verdict::NoChange, "unpaired, the drift hides the change");
+    let p = row.paired.as_ref().expect("paired");
+    // 7 pairs (pair 3 dropped), every log ratio ln 1.02 > 0: W+ = 28, the
+    // maximum, p = 2 / 2^7 = 0.015625; all Walsh averages are ln 1.02.
+    assert_eq!(p.pairs, 7);
+    assert!((p.p_value - 0.015625).abs() < 1e-12, "{p:?}");
+    assert!((p.median_ratio - 1.02).abs() < 1e-12);
+    assert!((p.ci_low.unwrap() - 1.02).abs() < 1e-12 && (p.ci_high.unwrap() - 1.02).abs() < 1e-12);
+    let text = compare::render_text(&report);
+    assert!(
+        text.contains("paired runs (same invocation, by run index)")
+            && text.contains("etcd@main/put  1.0200  [1.0200, 1.0200]  p 0.016  7 pairs"),
+        "{text}"
+    );
+    // Only one side in the directory: nothing paired.
+    let lone = compare::compare("old", &sa, "new", &select(&docs[2..], "new"), &compare::TableConfig::default());
+    assert_eq!(lone.tables[0].rows[0].paired, None);
+}
+
+#[test]
+fn compare_flags_misleading_samples() {
+    let two = [274.0, 281.0, 290.0, 300.0, 295.0, 370.0, 380.0, 392.0, 385.0, 377.0];
+    let a = doc("old", "a", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "h", &[("ns", "ns/op", &two)]);
+    let b = doc("new", "b", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "h", &[("ns", "ns/op", &[300.0; 6])]);
+    let report = compare::compare("old", &[&a], "new", &[&b], &compare::TableConfig::default());
+    assert_eq!(report.tables[0].rows[0].shape.as_deref(), Some("A: multimodal"));
+    assert!(compare::table_cells(&report.tables[0])[1][8].ends_with("(A: multimodal)"));
+}

@@ -711,3 +711,133 @@ fn export_benchfmt_and_csv() {
     assert_ne!(code, 0, "a format is required");
     assert!(err.contains("--benchfmt") && err.contains("--csv"), "{err}");
 }
+
+// ---------------------------------------------------------------------------
+// agreement with benchstat
+// ---------------------------------------------------------------------------
+
+/// A go-std result document of `g` for package strconv, one value per run
+/// for each (metric name, unit, values).
+fn go_std_doc(g: &Go, started: &str, metrics: &[(&str, &str, &[f64])]) -> ResultDoc {
+    let metrics: Vec<(&str, &str, Direction, &[f64])> = metrics.iter().map(|&(n, u, v)| (n, u, LO, v)).collect();
+    let mut d = doc(g, started, "-", "strconv", "bench1", &metrics);
+    d.cell = format!("{}/go-std/strconv", g.name);
+    d.provenance.workload =
+        WorkloadProvenance { name: "go-std".to_string(), kind: "go-std".to_string(), git_ref: None, url: None, sha: None };
+    d
+}
+
+/// benchstat's text rendering of a number: the mantissa and the size of
+/// half its last digit, after an SI prefix (`300.0n` -> (300.0e-9, 0.05e-9)).
+fn si_number(text: &str) -> (f64, f64) {
+    let (digits, scale) = match text.char_indices().last() {
+        Some((i, c)) if !c.is_ascii_digit() => {
+            let scale = match c {
+                'n' => 1e-9,
+                'µ' => 1e-6,
+                'm' => 1e-3,
+                'k' => 1e3,
+                'M' => 1e6,
+                'G' => 1e9,
+                _ => panic!("unknown SI prefix in {text}"),
+            };
+            (&text[..i], scale)
+        }
+        _ => (text, 1.0),
+    };
+    let decimals = digits.split_once('.').map_or(0, |(_, d)| d.len());
+    (digits.parse::<f64>().unwrap_or_else(|_| panic!("not a number: {text}")) * scale, 0.5 * 10f64.powi(-(decimals as i32)) * scale)
+}
+
+/// The real benchstat, pinned in `.ci/run`, on an export of two toolchains'
+/// go-std results, run exactly as `export --help` documents it: its medians,
+/// CI widths, deltas and p-values must be ours after benchstat's rounding.
+#[test]
+fn benchstat_agrees_with_compare() {
+    let p = Project::new(DEFAULT_DETECT);
+    let old = go("go1.27", "go1.27.3", 1, "2026-11-04T18:00:00Z");
+    let new = go("master", "go1.28.0", 2, "2026-11-20T09:30:00Z");
+    // AppendQuote: B 15% faster, no overlap. Atoi: the same distribution
+    // shuffled, no change. B/op: constant on both sides.
+    let quote_a = [301.0, 297.5, 310.25, 305.0, 299.0, 315.5, 302.0, 298.25, 307.0, 312.0];
+    let quote_b: Vec<f64> = quote_a.iter().map(|v| v * 0.85).collect();
+    let atoi_a = [25.1, 24.8, 25.6, 25.0, 26.2, 24.9, 25.3, 25.8, 24.7, 25.4];
+    let atoi_b = [25.3, 25.9, 24.6, 25.2, 25.05, 26.0, 24.95, 25.5, 25.15, 24.85];
+    let bytes = [16.0; 10];
+    let dir = "results/2026-11-21T10-00-00Z";
+    for (g, quote, atoi) in [(&old, &quote_a[..], &atoi_a[..]), (&new, &quote_b[..], &atoi_b[..])] {
+        let metrics: [(&str, &str, &[f64]); 3] = [
+            ("BenchmarkAppendQuote ns/op", "ns/op", quote),
+            ("BenchmarkAppendQuote B/op", "B/op", &bytes),
+            ("BenchmarkAtoi ns/op", "ns/op", atoi),
+        ];
+        p.add(&format!("{dir}/{}_go-std_strconv.json", g.name), &go_std_doc(g, "2026-11-21T10:00:00Z", &metrics));
+    }
+    let file = p.path().join("export.txt");
+    p.code(&["export", "--benchfmt", "--out", file.to_str().unwrap()], 0);
+
+    // The documented command, word for word, with FILE replaced.
+    let help = p.code(&["export", "--help"], 0);
+    let documented = help.split('`').find(|s| s.starts_with("benchstat ")).unwrap_or_else(|| panic!("no benchstat command in:\n{help}"));
+    let words: Vec<String> =
+        documented.split(' ').map(|w| if w == "FILE" { file.to_str().unwrap().to_string() } else { w.to_string() }).collect();
+    let program = std::env::var("BENCHSTAT").unwrap_or_else(|_| words[0].clone());
+    let out = Command::new(&program)
+        .args(&words[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): install it as .ci/run does, or point BENCHSTAT at it"));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{documented}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+
+    let report = json(&p.code(&["compare", "go1.27", "master", "--json"], 0));
+    // One table per unit (B/op, sec/op), each comparing the two toolchains:
+    // the documented command gives a comparison, not a table per toolchain.
+    assert_eq!(text.matches("vs base").count(), 2, "{text}");
+    assert_eq!(text.lines().filter(|l| l.contains("go1.27") && l.contains("master")).count(), 2, "{text}");
+    // What cannot match: benchstat's geomean row is over the rows of a unit's
+    // table (AppendQuote and Atoi together); compare has a table per metric,
+    // so its geomean is over workloads of one metric. It is not checked.
+    let mut checked = 0;
+    for t in report["tables"].as_array().unwrap() {
+        let row = &t["rows"][0];
+        let metric = t["metric"].as_str().unwrap();
+        let (bench, unit) = metric.split_once(' ').unwrap();
+        // benchstat reports time in sec/op and drops the Benchmark prefix.
+        let scale = if unit == "ns/op" { 1e-9 } else { 1.0 };
+        let unit_header = if unit == "ns/op" { "sec/op" } else { unit };
+        let name = bench.strip_prefix("Benchmark").unwrap();
+        // The table of this unit starts at its header line; its row is the
+        // first line naming the benchmark.
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.split('│').any(|c| c.trim() == unit_header))
+            .unwrap_or_else(|| panic!("no {unit_header} table:\n{text}"));
+        let line = lines[at..].iter().find(|l| l.split_whitespace().next() == Some(name)).unwrap_or_else(|| panic!("no {name} row"));
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // name, A median, ±, A CI, B median, ±, B CI, delta or ~, (p=... n=...)
+        for (side, median_at, ci_at) in [("a", 1, 3), ("b", 4, 6)] {
+            let s = &row[side];
+            let median = s["median"].as_f64().unwrap();
+            let (theirs, half) = si_number(f[median_at]);
+            assert!((median * scale - theirs).abs() <= half * 1.0001, "{metric} {side}: median {median} vs {}", f[median_at]);
+            // benchstat prints max(hi / median - 1, 1 - lo / median) in whole
+            // percent; its CI is ours (order statistics of the binomial).
+            let (lo, hi) = (s["ci_low"].as_f64().unwrap(), s["ci_high"].as_f64().unwrap());
+            let pct = if median == 0.0 { 0.0 } else { (hi / median - 1.0).max(1.0 - lo / median) * 100.0 };
+            assert_eq!(f[ci_at], format!("{pct:.0}%"), "{metric} {side}: CI [{lo}, {hi}] around {median}");
+        }
+        let p_value = row["p_value"].as_f64().unwrap();
+        let tail = line.split_once(" (p=").unwrap_or_else(|| panic!("no p in {line}")).1;
+        assert_eq!(tail.split_once(' ').unwrap().0, format!("{p_value:.3}"), "{metric}: p");
+        assert!(tail.contains("n=10)"), "{line}");
+        if row["significant"] == true {
+            let delta = row["delta_pct"].as_f64().unwrap();
+            assert_eq!(f[7], format!("{delta:+.2}%"), "{metric}: delta");
+        } else {
+            assert_eq!(f[7], "~", "{metric}: benchstat says ~ exactly when we find no significant change");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}
