@@ -33,6 +33,15 @@ pub enum Role {
     Workload,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Go => "go",
+            Role::Workload => "workload",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum JobKind {
@@ -40,6 +49,15 @@ pub enum JobKind {
     NewMaster,
     /// A PR head (or a CLI experiment), measured paired against a baseline.
     Test,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::NewMaster => "new-master",
+            JobKind::Test => "test",
+        }
+    }
 }
 
 /// What to build and measure.
@@ -51,10 +69,12 @@ pub struct JobSpec {
     pub repository: Option<String>,
     /// The commit to measure: a Go commit (`go`) or a workload commit (`workload`).
     pub sha: String,
-    /// The commit to compare with: a PR's base, a SHA given on the CLI, or
-    /// `None` for the current master set.
+    /// The commit to compare with, given on the CLI; `None`: the current
+    /// master set (the last new-master job's commit, whose image is cached).
     pub baseline: Option<String>,
     pub pr: Option<u64>,
+    /// The PR's base commit, shown beside the comparison.
+    pub pr_base: Option<String>,
     /// A PR title or commit subject: untrusted text, shown escaped.
     pub title: Option<String>,
 }
@@ -425,6 +445,7 @@ mod tests {
             sha: "a".repeat(40),
             baseline: None,
             pr: Some(7),
+            pr_base: None,
             title: Some("cmd/compile: inline more".into()),
         }
     }

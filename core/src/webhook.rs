@@ -175,6 +175,7 @@ pub fn map_event(event: &str, body: &[u8], watch: &Watch) -> Result<Action, BadD
                 sha: p.after,
                 baseline: None,
                 pr: None,
+                pr_base: None,
                 title,
             }))
         }
@@ -193,8 +194,9 @@ pub fn map_event(event: &str, body: &[u8], watch: &Watch) -> Result<Action, BadD
                 role: watch.role,
                 repository: Some(p.repository.full_name),
                 sha: p.pull_request.head.sha,
-                baseline: Some(p.pull_request.base.sha),
+                baseline: None,
                 pr: Some(p.number),
+                pr_base: Some(p.pull_request.base.sha),
                 title: p.pull_request.title,
             }))
         }
@@ -321,6 +323,7 @@ mod tests {
             sha: HEAD.into(),
             baseline: None,
             pr: None,
+            pr_base: None,
             title: Some("server: faster apply".into()),
         };
         let test = JobSpec {
@@ -328,8 +331,9 @@ mod tests {
             role: Role::Workload,
             repository: Some("etcd-io/etcd".into()),
             sha: HEAD.into(),
-            baseline: Some(BASE.into()),
+            baseline: None,
             pr: Some(42),
+            pr_base: Some(BASE.into()),
             title: Some("<script>alert(1)</script>".into()),
         };
         let rerun = Action::Rerun { repository: "etcd-io/etcd".into(), pr: 42 };

@@ -21,6 +21,7 @@ mod podman;
 mod report;
 mod run;
 mod select;
+mod serve;
 mod upload;
 
 use std::process::ExitCode;
@@ -62,7 +63,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<bool> {
         flags::Cmd::Export(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Upload(cmd) => done(cmd.run(&sh, &paths)),
         flags::Cmd::HorreumSetup(cmd) => done(cmd.run(&paths)),
-        flags::Cmd::Bisect(_) | flags::Cmd::Reproduce(_) | flags::Cmd::Serve(_) => {
+        flags::Cmd::Serve(cmd) => done(cmd.run(&paths)),
+        flags::Cmd::Job(cmd) => done(cmd.run(&paths)),
+        flags::Cmd::Bisect(_) | flags::Cmd::Reproduce(_) => {
             anyhow::bail!("this command is not implemented yet; see the open issues")
         }
     }
