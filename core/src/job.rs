@@ -256,7 +256,9 @@ impl Job {
             return Vec::new();
         }
         let mut due = Vec::new();
-        if !self.state.is_final() && !self.reports.pending {
+        // Pending comes first even when the job ended before it could be
+        // sent, so every reported commit shows pending, then the outcome.
+        if !self.reports.pending && !self.reports.final_status {
             due.push(ReportStep::PendingStatus);
         }
         if self.state.is_final() && !self.reports.final_status {
@@ -277,15 +279,18 @@ impl Job {
         self.reports.last_error = None;
     }
 
-    /// The commit status for the job as it is now: `(state, description)`.
-    pub fn commit_status(&self) -> (&'static str, String) {
-        let (state, text) = match (self.state, &self.comparison) {
-            (State::Queued, _) => ("pending", "queued".to_string()),
-            (State::Running, _) => ("pending", format!("measuring (attempt {} of {})", self.attempts, self.max_attempts)),
-            (State::Done, Some(c)) => (if c.verdict() == Verdict::Regression { "failure" } else { "success" }, c.summary()),
-            (State::Done, None) => ("success", "done".to_string()),
-            (State::Failed, _) => ("error", format!("failed: {}", self.reason.as_deref().unwrap_or("no reason recorded"))),
-            (State::Cancelled, _) => ("error", "cancelled".to_string()),
+    /// The commit status a report step sends: `(state, description)`. The
+    /// pending one is sent even when the job ended before it went out.
+    pub fn commit_status(&self, step: ReportStep) -> (&'static str, String) {
+        let (state, text) = match (step, self.state, &self.comparison) {
+            (_, State::Queued, _) => ("pending", "queued".to_string()),
+            (ReportStep::PendingStatus, _, _) | (_, State::Running, _) => {
+                ("pending", format!("measuring (attempt {} of {})", self.attempts.max(1), self.max_attempts))
+            }
+            (_, State::Done, Some(c)) => (if c.verdict() == Verdict::Regression { "failure" } else { "success" }, c.summary()),
+            (_, State::Done, None) => ("success", "done".to_string()),
+            (_, State::Failed, _) => ("error", format!("failed: {}", self.reason.as_deref().unwrap_or("no reason recorded"))),
+            (_, State::Cancelled, _) => ("error", "cancelled".to_string()),
         };
         (state, shorten(&text, STATUS_DESCRIPTION_MAX))
     }
@@ -563,7 +568,9 @@ mod tests {
         let mut failed = Job::new(spec(), "cli".into(), 3, "t0");
         failed.claim("t1").unwrap();
         failed.fail("x".into(), "t2").unwrap();
-        assert_eq!(failed.reports_due(), [ReportStep::FinalStatus], "no pending status once final, no comment without a comparison");
+        assert_eq!(failed.reports_due(), [ReportStep::PendingStatus, ReportStep::FinalStatus], "no comment without a comparison");
+        failed.mark_reported(ReportStep::FinalStatus);
+        assert_eq!(failed.reports_due(), [], "no pending status after the final one");
     }
 
     #[test]
@@ -579,14 +586,15 @@ mod tests {
             job.claim("t1").unwrap();
             job.complete(comparison(verdicts), "t2").unwrap();
             assert_eq!(job.verdict(), Some(*overall));
-            assert_eq!(job.commit_status(), (*state, description.to_string()));
+            assert_eq!(job.commit_status(ReportStep::FinalStatus), (*state, description.to_string()));
+            assert_eq!(job.commit_status(ReportStep::PendingStatus), ("pending", "measuring (attempt 1 of 3)".to_string()));
         }
         let mut failed = Job::new(spec(), "cli".into(), 3, "t0");
-        assert_eq!(failed.commit_status(), ("pending", "queued".to_string()));
+        assert_eq!(failed.commit_status(ReportStep::PendingStatus), ("pending", "queued".to_string()));
         failed.claim("t1").unwrap();
-        assert_eq!(failed.commit_status(), ("pending", "measuring (attempt 1 of 3)".to_string()));
+        assert_eq!(failed.commit_status(ReportStep::FinalStatus), ("pending", "measuring (attempt 1 of 3)".to_string()));
         failed.fail(format!("build failed: {}\nsecond line", "x".repeat(300)), "t2").unwrap();
-        let (state, description) = failed.commit_status();
+        let (state, description) = failed.commit_status(ReportStep::FinalStatus);
         assert_eq!((state, description.chars().count()), ("error", STATUS_DESCRIPTION_MAX));
         assert!(!description.contains("second line"));
     }

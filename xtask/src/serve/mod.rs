@@ -27,7 +27,7 @@ use gobench_core::webhook::Watch;
 
 use crate::flags;
 use crate::paths::Paths;
-use crate::upload::{read_secret_file, resolve_config_relative, Secret};
+use crate::upload::{read_secret_file, resolve_config_relative, Secret, SecretKind};
 use github::GitHub;
 use queue::Queue;
 use runner::{Runner, Work};
@@ -52,21 +52,24 @@ fn serve_config(paths: &Paths) -> Result<ServeConfig> {
 }
 
 /// A secret from the environment, else from the config's 0600 file.
-fn secret(paths: &Paths, what: &str, env: &str, file: Option<&String>) -> Result<Option<Secret>> {
+fn secret(paths: &Paths, kind: SecretKind, env: &str, file: Option<&String>) -> Result<Option<Secret>> {
     if let Ok(value) = std::env::var(env) {
-        return Secret::new(what, &value, &format!("${env}")).map(Some);
+        return Secret::new(kind, &value, &format!("${env}")).map(Some);
     }
-    file.map(|f| read_secret_file(what, &resolve_config_relative(&paths.root, f.as_ref()))).transpose()
+    file.map(|f| read_secret_file(kind, &resolve_config_relative(&paths.root, f.as_ref()))).transpose()
 }
+
+const WEBHOOK_SECRET: SecretKind = SecretKind { what: "the webhook secret", spaces: true };
+const GITHUB_TOKEN: SecretKind = SecretKind { what: "the GitHub token", spaces: false };
 
 impl flags::Serve {
     pub fn run(self, paths: &Paths) -> Result<()> {
         let flags::Serve { listen } = self;
         let cfg = serve_config(paths)?;
         let listen = listen.unwrap_or_else(|| cfg.listen.clone());
-        let webhook_secret = secret(paths, "the webhook secret", SECRET_ENV, cfg.secret_file.as_ref())?
+        let webhook_secret = secret(paths, WEBHOOK_SECRET, SECRET_ENV, cfg.secret_file.as_ref())?
             .with_context(|| format!("no webhook secret: set ${SECRET_ENV} or `secret_file` in [serve] (chmod 600)"))?;
-        let github = match secret(paths, "the GitHub token", github::TOKEN_ENV, cfg.token_file.as_ref())? {
+        let github = match secret(paths, GITHUB_TOKEN, github::TOKEN_ENV, cfg.token_file.as_ref())? {
             Some(token) => Some(GitHub::new(&cfg.api_url, token)?),
             None => {
                 eprintln!("serve: no GitHub token (${} or `token_file`): statuses and comments are not sent", github::TOKEN_ENV);
@@ -207,7 +210,7 @@ impl Reporter {
             for step in job.reports_due() {
                 let sent = match step {
                     ReportStep::PendingStatus | ReportStep::FinalStatus => {
-                        let (state, description) = job.commit_status();
+                        let (state, description) = job.commit_status(step);
                         gh.status(&repository, &job.spec.sha, state, &url, &description, &self.context)
                     }
                     ReportStep::Comment => {

@@ -16,7 +16,16 @@ pub struct Secret(String);
 
 pub type ApiKey = Secret;
 
-const HORREUM_KEY: &str = "the Horreum API key";
+/// What a secret is, for messages, and what it may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretKind {
+    /// e.g. "the GitHub token".
+    pub what: &'static str,
+    /// A passphrase (the webhook secret) may hold spaces; a key or token may not.
+    pub spaces: bool,
+}
+
+const HORREUM_KEY: SecretKind = SecretKind { what: "the Horreum API key", spaces: false };
 
 impl Secret {
     pub fn expose(&self) -> &str {
@@ -28,13 +37,13 @@ impl Secret {
         gobench_core::ledger::redact(text, &self.0)
     }
 
-    /// `what` names the secret in messages, e.g. "the GitHub token".
-    pub fn new(what: &str, raw: &str, source: &str) -> anyhow::Result<Secret> {
+    pub fn new(kind: SecretKind, raw: &str, source: &str) -> anyhow::Result<Secret> {
+        let what = kind.what;
         let key = raw.trim();
         if key.is_empty() {
             bail!("{what} from {source} is empty");
         }
-        if key.chars().any(|c| c.is_control() || c == ' ') {
+        if key.chars().any(|c| c.is_control() || (c == ' ' && !kind.spaces)) {
             // Never echo it: say only where it came from.
             bail!("{what} from {source} contains whitespace or control characters inside it");
         }
@@ -78,14 +87,15 @@ pub fn read_key_file(path: &Path) -> anyhow::Result<ApiKey> {
 }
 
 /// Reads a secret from a file that only its owner may read.
-pub fn read_secret_file(what: &str, path: &Path) -> anyhow::Result<Secret> {
+pub fn read_secret_file(kind: SecretKind, path: &Path) -> anyhow::Result<Secret> {
+    let what = kind.what;
     let meta = std::fs::metadata(path).with_context(|| format!("cannot read the file of {what}, {}", path.display()))?;
     if !meta.is_file() {
         bail!("the file of {what}, {}, is not a regular file", path.display());
     }
     check_owner_only(path, &meta)?;
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the file of {what}, {}", path.display()))?;
-    Secret::new(what, &text, &format!("file {}", path.display()))
+    Secret::new(kind, &text, &format!("file {}", path.display()))
 }
 
 #[cfg(unix)]

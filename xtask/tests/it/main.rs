@@ -8,6 +8,7 @@ mod etcd_cell;
 mod horreum;
 mod pins;
 mod pipeline;
+mod serve;
 mod support;
 mod tidy;
 mod upload;
