@@ -362,6 +362,13 @@ fn serve_queues_signed_deliveries_measures_against_master_and_reports_back() {
     assert_eq!(status, 200);
     assert!(index.contains("href=\"/jobs/3\"") && index.contains("new-master") && index.contains("regression"), "{index}");
     assert_eq!(s.get("/jobs/99").0, 404);
+    crate::support::write(&s.project.path().join("results/serve/job-2.json"), "{\"ok\": true}");
+    // minijinja escapes `/` too; a browser reads the entity back.
+    assert!(page.contains("href=\"/files/results&#x2f;serve&#x2f;job-2.json\""), "{page}");
+    assert_eq!(s.get("/files/results/serve/job-2.json"), (200, "{\"ok\": true}".to_string()));
+    for outside in ["/files/toolchains.toml", "/files/results/../toolchains.toml", "/files/results/%2e%2e/toolchains.toml"] {
+        assert_eq!(s.get(outside).0, 404, "{outside}");
+    }
 
     // What the log may and may not hold.
     let log = s.log();
@@ -405,6 +412,18 @@ fn a_server_killed_while_a_job_runs_requeues_it_and_completes_it() {
     s.start();
     let job = s.wait_state(3, "failed");
     assert!(job["reason"].as_str().unwrap().contains("2 of 2 attempts"), "{job:#}");
+
+    // Cancelled while it runs: the worker stops it and its outcome is not stored.
+    assert_eq!(s.cli(&["job", "submit", "--go", &first]), "queued job 4\n");
+    s.wait_state(4, "running");
+    assert_eq!(s.cli(&["job", "cancel", "4"]), "cancelled job 4\n");
+    let start = Instant::now();
+    while !s.log().contains("job 4 ended, but its outcome is not stored") {
+        assert!(start.elapsed() < Duration::from_secs(10), "{}", s.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let job = s.job(4);
+    assert_eq!((job["state"].as_str(), job["comparison"].is_null()), (Some("cancelled"), true));
     assert!(github.calls().is_empty(), "CLI jobs report to no repository");
 }
 
@@ -425,6 +444,13 @@ fn job_cli_submits_cancels_and_reruns_without_a_server() {
     assert!(list.contains("    2  queued") && list.contains("    1  cancelled"), "{list}");
     let out = s.command(&["job", "submit", "--go", "no-such-branch"]).output().unwrap();
     assert!(!out.status.success() && s.jobs().len() == 2);
+
+    // Without a secret the server does not start; without a [serve] table it says what to add.
+    let out = s.command(&["serve"]).env_remove("GOBENCH_WEBHOOK_SECRET").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no webhook secret: set $GOBENCH_WEBHOOK_SECRET"), "{out:?}");
+    s.project.edit_config(|t| t[..t.find("\n[serve]").unwrap()].to_string());
+    let out = s.command(&["serve"]).env("GOBENCH_WEBHOOK_SECRET", SECRET).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no [serve] table; add one"), "{out:?}");
 }
 
 /// The webhook's answer time under a burst of 100 signed deliveries from
