@@ -89,7 +89,7 @@ impl flags::Serve {
         let (wake_reporter, reporter_rx) = mpsc::channel();
         let worker =
             Worker { queue: Queue::open(&path)?, runner, benchmark: cfg.benchmark.get_ref().clone(), wake_reporter: wake_reporter.clone() };
-        std::thread::Builder::new().name("worker".into()).spawn(move || worker.run(worker_rx)).context("starting the worker thread")?;
+        spawn_or_exit("worker", move || worker.run(worker_rx))?;
         let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{listen}"));
         let reporter = Reporter {
             queue: Queue::open(&path)?,
@@ -114,6 +114,22 @@ impl flags::Serve {
         };
         http::serve(&listen, site)
     }
+}
+
+/// Runs a thread that never returns; if it panics, the whole server exits
+/// (non-zero, so systemd restarts it) rather than answering webhooks with no
+/// one to run the jobs. The restart puts the interrupted job back in the queue.
+fn spawn_or_exit(name: &str, body: impl FnOnce() + Send + 'static) -> Result<()> {
+    let label = name.to_string();
+    std::thread::Builder::new()
+        .name(label.clone())
+        .spawn(move || {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+            eprintln!("serve: the {label} thread stopped; exiting so that a restart recovers its job");
+            std::process::exit(2);
+        })
+        .with_context(|| format!("starting the {name} thread"))?;
+    Ok(())
 }
 
 struct Worker {

@@ -514,3 +514,21 @@ fn systemd_units_verify() {
     let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("gobench")).collect();
     assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify:\n{stderr}");
 }
+
+/// The queue's schema and the job document are contracts (version 1): a
+/// change to either shows up here, and needs a new version and a migration.
+#[test]
+fn queue_schema_and_job_document_are_versioned_contracts() {
+    let s = Service::new("http://127.0.0.1:9", 0.0, 3);
+    let sha = "d".repeat(40);
+    assert_eq!(s.cli(&["job", "submit", "--go", &sha]), "queued job 1\n");
+    let conn = rusqlite::Connection::open(s.project.path().join(".cache/serve/queue.sqlite")).unwrap();
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    let mut stmt = conn.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").unwrap();
+    let sql: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    crate::support::golden("serve-queue-schema.sql", &format!("PRAGMA user_version = {version};\n{};\n", sql.join(";\n")));
+    let mut job = s.job(1);
+    assert!(job["created"].as_str().unwrap().ends_with('Z'));
+    job["created"] = json!("<redacted>");
+    crate::support::golden("serve-job.json", &(serde_json::to_string_pretty(&job).unwrap() + "\n"));
+}
