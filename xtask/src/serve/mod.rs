@@ -84,7 +84,7 @@ impl flags::Serve {
                 eprintln!("serve: job {} was running when the server stopped: now {}", job.id, job.state.as_str());
             }
         }
-        let runner = runner::select()?;
+        let runner = runner::select(paths)?;
         let (wake_worker, worker_rx) = mpsc::channel();
         let (wake_reporter, reporter_rx) = mpsc::channel();
         let worker =

@@ -14,6 +14,8 @@ use anyhow::{Context, Result};
 use gobench_core::job::{Comparison, JobKind, Role, Row};
 use gobench_core::stats::{self, Verdict};
 
+use crate::paths::Paths;
+
 /// What one job asks the pipeline to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Work {
@@ -43,20 +45,23 @@ pub const TEST_RUNNER_ENV: &str = "GOBENCH_SERVE_TEST_RUNNER";
 pub const TEST_RUNNER_LOG_ENV: &str = "GOBENCH_SERVE_TEST_RUNNER_LOG";
 
 /// The runner this process uses.
-pub fn select() -> Result<Box<dyn Runner>> {
+pub fn select(paths: &Paths) -> Result<Box<dyn Runner>> {
     match std::env::var(TEST_RUNNER_ENV) {
         Ok(secs) => {
             let secs: f64 = secs.parse().with_context(|| format!("${TEST_RUNNER_ENV} must be a number of seconds, got {secs:?}"))?;
             eprintln!("serve: jobs run on the test double (${TEST_RUNNER_ENV}={secs}), not the measuring pipeline");
             Ok(Box::new(TestDouble { duration: Duration::from_secs_f64(secs), log: std::env::var_os(TEST_RUNNER_LOG_ENV).map(Into::into) }))
         }
-        Err(_) => Ok(Box::new(Pipeline)),
+        Err(_) => Ok(Box::new(Pipeline { _paths: paths.clone() })),
     }
 }
 
 /// The measuring pipeline: the adapter to build a toolchain image for a
 /// SHA, measure the cell N times against the baseline and compare the runs.
-struct Pipeline;
+/// It gets the project's paths (config, lock, cache, results) at start.
+struct Pipeline {
+    _paths: Paths,
+}
 
 impl Runner for Pipeline {
     fn run(&self, work: &Work, _cancelled: &dyn Fn() -> bool) -> Result<Comparison> {
