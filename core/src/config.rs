@@ -41,6 +41,7 @@ pub struct Config {
     pub upload: Option<UploadTarget>,
     #[serde(default)]
     pub detect: Detect,
+    pub serve: Option<Serve>,
 }
 
 /// The image every toolchain image starts `FROM`, and the bootstrap Go
@@ -270,6 +271,46 @@ impl Default for Detect {
     }
 }
 
+/// `[serve]`: the job service (`cargo xtask serve`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Serve {
+    /// The watched GitHub repository, `owner/name`.
+    pub repository: Spanned<String>,
+    /// What its commits are: `go` (Go itself) or `workload` (e.g. etcd).
+    pub role: crate::job::Role,
+    /// The benchmark its jobs run; the commit status context is `gobench/<benchmark>`.
+    pub benchmark: Spanned<String>,
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The address GitHub links to (`target_url`); default `http://<listen>`.
+    pub public_url: Option<String>,
+    /// GitHub's REST API; a GitHub Enterprise server's is `https://HOST/api/v3`.
+    #[serde(default = "default_api_url")]
+    pub api_url: String,
+    /// The webhook secret (chmod 600), relative to the config; else `$GOBENCH_WEBHOOK_SECRET`.
+    pub secret_file: Option<String>,
+    /// The GitHub token (chmod 600), relative to the config; else `$GITHUB_TOKEN`.
+    pub token_file: Option<String>,
+    /// Claims of a job (a restart while it runs counts) before it is failed.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+/// Loopback: the service is reached through a reverse proxy or a tunnel.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8077";
+pub const DEFAULT_GITHUB_API: &str = "https://api.github.com";
+
+fn default_listen() -> String {
+    DEFAULT_LISTEN.to_string()
+}
+fn default_api_url() -> String {
+    DEFAULT_GITHUB_API.to_string()
+}
+fn default_max_attempts() -> u32 {
+    3
+}
+
 /// A problem in a TOML file, with the byte range it points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -411,8 +452,27 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             return Err(unknown("benchmark", b, &bench_names));
         }
     }
+    if let Some(serve) = &c.serve {
+        validate_serve(serve, &bench_names)?;
+    }
     for value in [&c.modules.goproxy, &c.modules.goflags, &c.modules.gonosumdb].into_iter().flatten() {
         check(value, refname::check_env_value)?;
+    }
+    Ok(())
+}
+
+fn validate_serve(s: &Serve, bench_names: &BTreeSet<&str>) -> Result<(), Invalid> {
+    let repo = s.repository.get_ref();
+    let valid_part = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    match repo.split_once('/') {
+        Some((owner, name)) if valid_part(owner) && valid_part(name) => {}
+        _ => return Err((s.repository.span(), format!("expected a GitHub repository `owner/name`, found {repo:?}"))),
+    }
+    if !bench_names.contains(s.benchmark.get_ref().as_str()) {
+        return Err(unknown("benchmark", &s.benchmark, bench_names));
+    }
+    if s.max_attempts == 0 {
+        return Err((s.repository.span(), "`max_attempts` must be at least 1".into()));
     }
     Ok(())
 }
@@ -466,5 +526,34 @@ impl Config {
     /// The image reference pinned by digest, as it appears after `FROM`.
     pub fn base_reference(&self) -> String {
         format!("{}@{}", self.base.image.get_ref(), self.base.digest.get_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../../toolchains.toml");
+
+    #[test]
+    fn serve_table_defaults_and_errors() {
+        let with = |table: &str| parse("toolchains.toml", &format!("{SHIPPED}\n[serve]\n{table}"));
+        let s = with("repository = \"etcd-io/etcd\"\nrole = \"workload\"\nbenchmark = \"put\"\n").unwrap().serve.unwrap();
+        assert_eq!(
+            (s.role, s.listen.as_str(), s.api_url.as_str(), s.max_attempts),
+            (crate::job::Role::Workload, DEFAULT_LISTEN, DEFAULT_GITHUB_API, 3)
+        );
+        let table = [
+            ("repository = \"etcd\"\nrole = \"go\"\nbenchmark = \"put\"\n", "expected a GitHub repository"),
+            ("repository = \"a/b c\"\nrole = \"go\"\nbenchmark = \"put\"\n", "expected a GitHub repository"),
+            ("repository = \"golang/go\"\nrole = \"go\"\nbenchmark = \"nope\"\n", "unknown benchmark `nope`"),
+            ("repository = \"golang/go\"\nrole = \"tool\"\nbenchmark = \"put\"\n", "unknown variant `tool`"),
+            ("repository = \"golang/go\"\nrole = \"go\"\nbenchmark = \"put\"\nmax_attempts = 0\n", "at least 1"),
+            ("repository = \"golang/go\"\nrole = \"go\"\nbenchmark = \"put\"\ntoken = \"x\"\n", "unknown field `token`"),
+        ];
+        for (text, want) in table {
+            let e = with(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
     }
 }

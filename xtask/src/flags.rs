@@ -45,9 +45,8 @@ pub enum Cmd {
     Export(crate::export::Args),
     Upload(crate::upload::Upload),
     HorreumSetup(crate::upload::HorreumSetup),
-    /// Serve webhook-triggered benchmark jobs from a persistent queue. (Not
-    /// implemented yet.)
-    Serve(NotYet),
+    Serve(Serve),
+    Job(Job),
 }
 
 /// Resolve every Go ref and workload ref to a full commit SHA and write
@@ -218,6 +217,67 @@ pub struct Demo {
     /// Runs per cell.
     #[arg(long, default_value_t = 3)]
     pub runs: u32,
+}
+
+/// Serve webhook-triggered benchmark jobs from a persistent queue.
+///
+/// `POST /webhook` takes GitHub deliveries (signed with the webhook secret
+/// from `$GOBENCH_WEBHOOK_SECRET` or `[serve] secret_file`): a push to the
+/// default branch queues a new-master job, a pull request a test job against
+/// the master set, a `/gobench rerun` comment from an owner, member or
+/// collaborator reruns the PR's last job. One job runs at a time; the queue
+/// (SQLite in the cache) survives a restart. Statuses and PR comments go to
+/// GitHub with the token from `$GITHUB_TOKEN` or `[serve] token_file`.
+/// `GET /` lists the jobs, `GET /jobs/ID` shows one, `GET /healthz` is for
+/// health checks.
+#[derive(Debug, Args)]
+pub struct Serve {
+    /// Address to listen on (default: `[serve] listen`, else 127.0.0.1:8077).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+/// Submit, list, show, cancel or rerun jobs of the serve queue; no GitHub
+/// needed. A running server picks up submitted jobs within a second.
+#[derive(Debug, Args)]
+pub struct Job {
+    #[command(subcommand)]
+    pub cmd: JobCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCmd {
+    /// Queue a test job: a Go commit (`--go`) or a workload commit
+    /// (`--workload`), measured against a baseline.
+    Submit(JobSubmit),
+    /// Every job, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One job and its comparison.
+    Show {
+        id: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a queued or running job.
+    Cancel { id: u64 },
+    /// Queue a finished job again, as a new job.
+    Rerun { id: u64 },
+}
+
+#[derive(Debug, Args)]
+pub struct JobSubmit {
+    /// A Go ref or commit SHA (resolved in the first `[[go]]` source).
+    #[arg(long, value_name = "REF|SHA", conflicts_with = "workload", required_unless_present = "workload")]
+    pub go: Option<String>,
+    /// A workload ref or commit SHA (resolved in the first workload source).
+    #[arg(long, value_name = "REF|SHA")]
+    pub workload: Option<String>,
+    /// `master` (the master set, default) or a ref or SHA to compare with.
+    #[arg(long, value_name = "master|REF|SHA")]
+    pub baseline: Option<String>,
 }
 
 /// A command whose issue has not landed yet; it exits non-zero.

@@ -24,4 +24,5 @@ pub mod report;
 pub mod reproduce;
 pub mod run;
 pub mod select;
+pub mod serve;
 pub mod upload;

@@ -45,7 +45,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<bool> {
         flags::Cmd::Upload(cmd) => done(cmd.run(&sh, &paths)),
         flags::Cmd::HorreumSetup(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Reproduce(cmd) => cmd.run(&paths),
-        flags::Cmd::Bisect(_) | flags::Cmd::Serve(_) => {
+        flags::Cmd::Serve(cmd) => done(cmd.run(&paths)),
+        flags::Cmd::Job(cmd) => done(cmd.run(&paths)),
+        flags::Cmd::Bisect(_) => {
             anyhow::bail!("this command is not implemented yet; see the open issues")
         }
     }

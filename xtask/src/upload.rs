@@ -24,7 +24,7 @@ use xshell::{cmd, Shell};
 use crate::paths::{write_atomic, Paths};
 
 use http::{Horreum, PostResult};
-pub use secret::{ApiKey, API_KEY_ENV};
+pub use secret::{read_secret_file, resolve_config_relative, ApiKey, Secret, SecretKind, API_KEY_ENV};
 
 /// The git-tracked upload ledger, relative to the repository root.
 pub const LEDGER_PATH: &str = "results/uploads.json";

@@ -1,4 +1,5 @@
-//! The Horreum API key: where it comes from, and a type that never prints it.
+//! The Horreum API key: where it comes from, and a type that never prints it. `serve` keeps its
+//! webhook secret and GitHub token in the same type, read the same way.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -8,12 +9,25 @@ use anyhow::{bail, Context};
 /// Environment variable holding the API key.
 pub const API_KEY_ENV: &str = "HORREUM_API_KEY";
 
-/// A Horreum API key. `Debug` and `Display` print `[redacted]`; use [`ApiKey::expose`] only to
-/// build the request header or to redact text.
+/// A secret: the Horreum API key, the webhook secret, the GitHub token. `Debug` and `Display`
+/// print `[redacted]`; use [`Secret::expose`] only to build the request header or to redact text.
 #[derive(Clone)]
-pub struct ApiKey(String);
+pub struct Secret(String);
 
-impl ApiKey {
+pub type ApiKey = Secret;
+
+/// What a secret is, for messages, and what it may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretKind {
+    /// e.g. "the GitHub token".
+    pub what: &'static str,
+    /// A passphrase (the webhook secret) may hold spaces; a key or token may not.
+    pub spaces: bool,
+}
+
+const HORREUM_KEY: SecretKind = SecretKind { what: "the Horreum API key", spaces: false };
+
+impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -23,26 +37,27 @@ impl ApiKey {
         gobench_core::ledger::redact(text, &self.0)
     }
 
-    fn new(raw: &str, source: &str) -> anyhow::Result<ApiKey> {
+    pub fn new(kind: SecretKind, raw: &str, source: &str) -> anyhow::Result<Secret> {
+        let what = kind.what;
         let key = raw.trim();
         if key.is_empty() {
-            bail!("the Horreum API key from {source} is empty");
+            bail!("{what} from {source} is empty");
         }
-        if key.chars().any(|c| c.is_control() || c == ' ') {
+        if key.chars().any(|c| c.is_control() || (c == ' ' && !kind.spaces)) {
             // Never echo it: say only where it came from.
-            bail!("the Horreum API key from {source} contains whitespace or control characters inside it");
+            bail!("{what} from {source} contains whitespace or control characters inside it");
         }
-        Ok(ApiKey(key.to_owned()))
+        Ok(Secret(key.to_owned()))
     }
 }
 
-impl fmt::Debug for ApiKey {
+impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey([redacted])")
+        f.write_str("Secret([redacted])")
     }
 }
 
-impl fmt::Display for ApiKey {
+impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
     }
@@ -55,7 +70,7 @@ pub fn find_api_key(flag_file: Option<&Path>, env_value: Option<String>, config_
         return read_key_file(path);
     }
     if let Some(value) = env_value {
-        return ApiKey::new(&value, &format!("${API_KEY_ENV}"));
+        return Secret::new(HORREUM_KEY, &value, &format!("${API_KEY_ENV}"));
     }
     if let Some(path) = config_file {
         return read_key_file(path);
@@ -68,13 +83,19 @@ pub fn find_api_key(flag_file: Option<&Path>, env_value: Option<String>, config_
 
 /// Reads a key file that only its owner may read.
 pub fn read_key_file(path: &Path) -> anyhow::Result<ApiKey> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read API key file {}", path.display()))?;
+    read_secret_file(HORREUM_KEY, path)
+}
+
+/// Reads a secret from a file that only its owner may read.
+pub fn read_secret_file(kind: SecretKind, path: &Path) -> anyhow::Result<Secret> {
+    let what = kind.what;
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read the file of {what}, {}", path.display()))?;
     if !meta.is_file() {
-        bail!("API key file {} is not a regular file", path.display());
+        bail!("the file of {what}, {}, is not a regular file", path.display());
     }
     check_owner_only(path, &meta)?;
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read API key file {}", path.display()))?;
-    ApiKey::new(&text, &format!("file {}", path.display()))
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the file of {what}, {}", path.display()))?;
+    Secret::new(kind, &text, &format!("file {}", path.display()))
 }
 
 #[cfg(unix)]
@@ -83,8 +104,8 @@ fn check_owner_only(path: &Path, meta: &std::fs::Metadata) -> anyhow::Result<()>
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         bail!(
-            "API key file {} has mode {mode:03o}: group or others may access it; \
-             run `chmod 600 {}` and consider rotating the key",
+            "secret file {} has mode {mode:03o}: group or others may access it; \
+             run `chmod 600 {}` and consider rotating the secret",
             path.display(),
             path.display()
         );
@@ -112,7 +133,7 @@ mod tests {
 
     #[test]
     fn debug_and_display_hide_the_key() {
-        let k = ApiKey::new("HUSR_secret\n", "test").unwrap();
+        let k = Secret::new(HORREUM_KEY, "HUSR_secret\n", "test").unwrap();
         assert_eq!(k.expose(), "HUSR_secret");
         assert!(!format!("{k:?} {k}").contains("HUSR_secret"));
         assert_eq!(k.redact("x HUSR_secret y"), "x [redacted] y");
@@ -120,8 +141,8 @@ mod tests {
 
     #[test]
     fn empty_key_is_refused_without_echo() {
-        assert!(ApiKey::new("  \n", "test").is_err());
-        let e = ApiKey::new("HUSR_a b", "test").unwrap_err().to_string();
+        assert!(Secret::new(HORREUM_KEY, "  \n", "test").is_err());
+        let e = Secret::new(HORREUM_KEY, "HUSR_a b", "test").unwrap_err().to_string();
         assert!(!e.contains("HUSR_a"));
     }
 

@@ -539,7 +539,7 @@ fn report_project() -> Project {
     p
 }
 
-fn chromium(args: &[&str]) -> std::process::Output {
+pub fn chromium(args: &[&str]) -> std::process::Output {
     let found = Command::new("chromium").arg("--version").output();
     assert!(
         found.is_ok_and(|o| o.status.success()),

@@ -9,6 +9,7 @@ mod horreum;
 mod pins;
 mod pipeline;
 mod reproduce;
+mod serve;
 mod signals;
 mod support;
 mod tidy;
