@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::config::{Config, WorkloadKind};
+use crate::config::{Config, Workload, WorkloadKind};
 use crate::containerfile::{self, ModuleEnv};
 use crate::goversion;
 use crate::hash::{ImageInputs, RECIPE_VERSION};
@@ -102,14 +102,12 @@ pub fn plan(config: &Config, lock: &Lock) -> Result<Plan, String> {
     let mut toolchains = Vec::new();
     let mut workloads = Vec::new();
     let mut cells = Vec::new();
-    let base_ref = config.base_reference();
 
     for go_name in &config.matrix.go {
         let go = lock.go_entry(go_name.get_ref()).expect("checked by missing()");
         let toolchain = toolchain_image(config, go)?;
         let tc_hash = toolchain.hash.clone();
-        let tc_tag = toolchain.tag.clone();
-        let bootstrap = toolchain.inputs.bootstrap.clone();
+        let toolchain_ref = toolchain.clone();
         toolchains.push(tc_hash.clone());
         images.entry(tc_hash.clone()).or_insert(toolchain);
 
@@ -121,56 +119,12 @@ pub fn plan(config: &Config, lock: &Lock) -> Result<Plan, String> {
                 WorkloadKind::GoStd => vec![None],
             };
             for wref in refs {
-                let (text, shas, sources, modcache) = match wref {
-                    Some(r) => {
-                        let lw = lock.workload_entry(w.name.get_ref(), r).expect("checked by missing()");
-                        let env = ModuleEnv {
-                            goproxy: config.modules.goproxy.as_ref().map(|s| s.get_ref().clone()),
-                            goflags: config.modules.goflags.as_ref().map(|s| s.get_ref().clone()),
-                            gonosumdb: config.modules.gonosumdb.as_ref().map(|s| s.get_ref().clone()),
-                            cache: config.modules.cache.is_some(),
-                        };
-                        let target = containerfile::policy_target(&config.modules.policy, &go.version());
-                        let text = containerfile::etcd(&tc_tag, lw, &w.build, target.as_deref(), &env);
-                        let shas = BTreeMap::from([("go".to_string(), go.sha.clone()), ("workload".to_string(), lw.sha.clone())]);
-                        let sources = vec![SourceMount { url: lw.url.clone(), target: containerfile::WORKLOAD_MIRROR }];
-                        (text, shas, sources, env.cache)
-                    }
-                    None => {
-                        let packages: Vec<String> = w.packages.iter().map(|p| p.get_ref().clone()).collect();
-                        let text = containerfile::go_std(&tc_tag, &packages);
-                        (text, BTreeMap::from([("go".to_string(), go.sha.clone())]), vec![], false)
-                    }
-                };
-                let inputs = ImageInputs {
-                    recipe: RECIPE_VERSION,
-                    kind: "workload".into(),
-                    containerfile: text.clone(),
-                    shas,
-                    base: base_ref.clone(),
-                    bootstrap: bootstrap.clone(),
-                    build_args: BTreeMap::new(),
-                    parent: Some(tc_hash.clone()),
-                };
-                let hash = inputs.hash();
-                let title = match wref {
-                    Some(r) => format!("{} {r} on go {}", w.name.get_ref(), go.name),
-                    None => format!("{} on go {}", w.name.get_ref(), go.name),
-                };
+                let image = workload_image(config, lock, go, &toolchain_ref, w, wref)?;
+                let hash = image.hash.clone();
                 if !images.contains_key(&hash) {
                     workloads.push(hash.clone());
                 }
-                images.entry(hash.clone()).or_insert_with(|| Image {
-                    hash: hash.clone(),
-                    kind: ImageKind::Workload,
-                    title,
-                    tag: image_tag(w.name.get_ref(), &hash),
-                    containerfile: text,
-                    inputs,
-                    parent: Some(tc_hash.clone()),
-                    sources,
-                    modcache,
-                });
+                images.entry(hash.clone()).or_insert(image);
                 cells.push(Cell {
                     go: go.name.clone(),
                     workload: w.name.get_ref().clone(),
@@ -232,6 +186,67 @@ pub fn toolchain_image(config: &Config, go: &LockedGo) -> Result<Image, String> 
         parent: None,
         sources: vec![SourceMount { url: go.url.clone(), target: containerfile::GO_MIRROR }],
         modcache: false,
+    })
+}
+
+/// The image of workload `w` (at `wref`, for workloads with a source) built
+/// `FROM` the toolchain image of `go`, which need not be in the matrix.
+pub fn workload_image(
+    config: &Config,
+    lock: &Lock,
+    go: &LockedGo,
+    toolchain: &Image,
+    w: &Workload,
+    wref: Option<&str>,
+) -> Result<Image, String> {
+    let (text, shas, sources, modcache) = match wref {
+        Some(r) => {
+            let lw = lock
+                .workload_entry(w.name.get_ref(), r)
+                .ok_or_else(|| format!("workload `{}` ref `{r}` is not in the lock; run `cargo xtask lock`", w.name.get_ref()))?;
+            let env = ModuleEnv {
+                goproxy: config.modules.goproxy.as_ref().map(|s| s.get_ref().clone()),
+                goflags: config.modules.goflags.as_ref().map(|s| s.get_ref().clone()),
+                gonosumdb: config.modules.gonosumdb.as_ref().map(|s| s.get_ref().clone()),
+                cache: config.modules.cache.is_some(),
+            };
+            let target = containerfile::policy_target(&config.modules.policy, &go.version());
+            let text = containerfile::etcd(&toolchain.tag, lw, &w.build, target.as_deref(), &env);
+            let shas = BTreeMap::from([("go".to_string(), go.sha.clone()), ("workload".to_string(), lw.sha.clone())]);
+            let sources = vec![SourceMount { url: lw.url.clone(), target: containerfile::WORKLOAD_MIRROR }];
+            (text, shas, sources, env.cache)
+        }
+        None => {
+            let packages: Vec<String> = w.packages.iter().map(|p| p.get_ref().clone()).collect();
+            let text = containerfile::go_std(&toolchain.tag, &packages);
+            (text, BTreeMap::from([("go".to_string(), go.sha.clone())]), vec![], false)
+        }
+    };
+    let inputs = ImageInputs {
+        recipe: RECIPE_VERSION,
+        kind: "workload".into(),
+        containerfile: text.clone(),
+        shas,
+        base: toolchain.inputs.base.clone(),
+        bootstrap: toolchain.inputs.bootstrap.clone(),
+        build_args: BTreeMap::new(),
+        parent: Some(toolchain.hash.clone()),
+    };
+    let hash = inputs.hash();
+    let title = match wref {
+        Some(r) => format!("{} {r} on go {}", w.name.get_ref(), go.name),
+        None => format!("{} on go {}", w.name.get_ref(), go.name),
+    };
+    Ok(Image {
+        tag: image_tag(w.name.get_ref(), &hash),
+        hash,
+        kind: ImageKind::Workload,
+        title,
+        containerfile: text,
+        inputs,
+        parent: Some(toolchain.hash.clone()),
+        sources,
+        modcache,
     })
 }
 
