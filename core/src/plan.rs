@@ -47,6 +47,33 @@ pub struct Image {
     pub sources: Vec<SourceMount>,
     /// Whether the build needs the module cache mounted.
     pub modcache: bool,
+    /// The module fetch that fills that cache, when `[modules] cache` names none.
+    pub modfetch: Option<ModuleFetch>,
+}
+
+/// The one step with network access: filling a module cache for a workload
+/// build, in the parent toolchain image with the host's network.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleFetch {
+    /// The cache's directory name under `<cache>/modules/`: a hash of what
+    /// decides its content (workload SHA, go.mod policy and toolchain
+    /// version, through the script, and the recipe version).
+    pub key: String,
+    /// The tag of the toolchain image the fetch runs in.
+    pub toolchain_tag: String,
+    pub script: String,
+}
+
+impl ModuleFetch {
+    fn new(script: String, workload_sha: &str, toolchain_version: &str, toolchain_tag: &str) -> ModuleFetch {
+        let canonical = serde_json::json!({
+            "recipe": RECIPE_VERSION,
+            "workload": workload_sha,
+            "toolchain": toolchain_version,
+            "script": script,
+        });
+        ModuleFetch { key: crate::hash::sha256_hex(canonical.to_string().as_bytes()), toolchain_tag: toolchain_tag.to_string(), script }
+    }
 }
 
 /// One (Go ref, workload ref, benchmark) point of the matrix.
@@ -143,6 +170,7 @@ pub fn plan(config: &Config, lock: &Lock) -> Result<Plan, String> {
             parent: None,
             sources: vec![SourceMount { url: go.url.clone(), target: containerfile::GO_MIRROR }],
             modcache: false,
+            modfetch: None,
         });
 
         for bench_name in &config.matrix.benchmarks {
@@ -153,25 +181,22 @@ pub fn plan(config: &Config, lock: &Lock) -> Result<Plan, String> {
                 WorkloadKind::GoStd => vec![None],
             };
             for wref in refs {
-                let (text, shas, sources, modcache) = match wref {
+                let (text, shas, sources, modfetch) = match wref {
                     Some(r) => {
                         let lw = lock.workload_entry(w.name.get_ref(), r).expect("checked by missing()");
-                        let env = ModuleEnv {
-                            goproxy: config.modules.goproxy.as_ref().map(|s| s.get_ref().clone()),
-                            goflags: config.modules.goflags.as_ref().map(|s| s.get_ref().clone()),
-                            gonosumdb: config.modules.gonosumdb.as_ref().map(|s| s.get_ref().clone()),
-                            cache: config.modules.cache.is_some(),
-                        };
+                        let env = ModuleEnv { goflags: config.modules.goflags.as_ref().map(|s| s.get_ref().clone()) };
                         let target = containerfile::policy_target(&config.modules.policy, &go.version());
                         let text = containerfile::etcd(&tc_tag, lw, &w.build, target.as_deref(), &env);
                         let shas = BTreeMap::from([("go".to_string(), go.sha.clone()), ("workload".to_string(), lw.sha.clone())]);
                         let sources = vec![SourceMount { url: lw.url.clone(), target: containerfile::WORKLOAD_MIRROR }];
-                        (text, shas, sources, env.cache)
+                        let fetch =
+                            ModuleFetch::new(containerfile::etcd_module_fetch(lw, target.as_deref()), &lw.sha, &go.version(), &tc_tag);
+                        (text, shas, sources, Some(fetch))
                     }
                     None => {
                         let packages: Vec<String> = w.packages.iter().map(|p| p.get_ref().clone()).collect();
                         let text = containerfile::go_std(&tc_tag, &packages);
-                        (text, BTreeMap::from([("go".to_string(), go.sha.clone())]), vec![], false)
+                        (text, BTreeMap::from([("go".to_string(), go.sha.clone())]), vec![], None)
                     }
                 };
                 let inputs = ImageInputs {
@@ -201,7 +226,8 @@ pub fn plan(config: &Config, lock: &Lock) -> Result<Plan, String> {
                     inputs,
                     parent: Some(tc_hash.clone()),
                     sources,
-                    modcache,
+                    modcache: modfetch.is_some(),
+                    modfetch: modfetch.filter(|_| config.modules.cache.is_none()),
                 });
                 cells.push(Cell {
                     go: go.name.clone(),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use xshell::{cmd, Shell};
 
 use crate::paths::{write_atomic, Paths};
-use crate::{flags, gen, git, podman};
+use crate::{flags, gen, git, modules, podman};
 
 impl flags::Build {
     pub fn run(self, paths: &Paths) -> Result<()> {
@@ -123,13 +123,12 @@ fn build_one(sh: &Shell, paths: &Paths, config: &Config, image: &Image, step: &s
         labels.push(("org.opencontainers.image.source".to_string(), source.url.clone()));
     }
     if image.modcache {
-        let cache = config.modules.cache.as_deref().expect("modcache images come from a configured cache");
-        let cache = PathBuf::from(paths.source_location(cache));
-        anyhow::ensure!(
-            cache.join("cache/download").is_dir(),
-            "module cache {} has no cache/download directory; set [modules] cache to a GOMODCACHE directory",
-            cache.display()
-        );
+        let cache = match (&config.modules.cache, &image.modfetch) {
+            (Some(cache), _) => PathBuf::from(paths.source_location(cache)),
+            (None, Some(fetch)) => modules::ensure(sh, paths, config, image, fetch, step)?,
+            (None, None) => anyhow::bail!("{} needs a module cache and the plan gives it none", image.title),
+        };
+        modules::check_cache(&cache)?;
         volumes.push((cache, MODCACHE_MOUNT.to_string()));
     }
 

@@ -15,6 +15,7 @@ mod gen;
 mod git;
 mod host;
 mod lock;
+mod modules;
 mod monitor;
 mod paths;
 mod podman;
