@@ -186,7 +186,7 @@ fn etcd_prepare(w: &LockedWorkload, target_go: Option<&str>, go_env: &str) -> Ve
     steps.push(format!("cd {ETCD_SRC}"));
     steps.push(go_env.to_string());
     if let Some(target) = target_go {
-        let changed: Vec<_> = w.modules.iter().filter(|m| m.go.as_deref() != Some(target) || m.toolchain.is_some()).collect();
+        let changed: Vec<_> = built_modules(w).into_iter().filter(|m| m.go.as_deref() != Some(target) || m.toolchain.is_some()).collect();
         if !changed.is_empty() {
             // GOTOOLCHAIN=local refuses a `go` line newer than the toolchain,
             // and the line also sets the language version and GODEBUG
@@ -199,6 +199,33 @@ fn etcd_prepare(w: &LockedWorkload, target_go: Option<&str>, go_env: &str) -> Ve
         }
     }
     steps
+}
+
+/// The go.mod and go.work files the policy acts on: those of the modules a
+/// build at the root loads from the tree (the root go.work's `use`
+/// directories, else the root module, and every local `replace` target from
+/// there on), in lock order. A module nothing builds with, such as etcd's
+/// `tools/mod` with its large tool dependencies, is left as it is: patching
+/// it would only make `go mod tidy` fetch modules no binary of ours uses.
+/// A tree with neither a root go.mod nor a root go.work gets every file.
+pub fn built_modules(w: &LockedWorkload) -> Vec<&crate::lock::ModFile> {
+    let root = |path: &str| w.modules.iter().find(|m| m.path == path);
+    let mut wanted: Vec<String> = match (root("go.work"), root("go.mod")) {
+        (Some(work), _) => work.local.clone(),
+        (None, Some(_)) => vec![".".to_string()],
+        (None, None) => return w.modules.iter().collect(),
+    };
+    let mut i = 0;
+    while let Some(dir) = wanted.get(i).cloned() {
+        let path = if dir == "." { "go.mod".to_string() } else { format!("{dir}/go.mod") };
+        for next in root(&path).map(|m| m.local.clone()).unwrap_or_default() {
+            if !wanted.contains(&next) {
+                wanted.push(next);
+            }
+        }
+        i += 1;
+    }
+    w.modules.iter().filter(|m| !m.is_go_mod() || wanted.iter().any(|d| d == m.dir())).collect()
 }
 
 fn in_module(dir: &str, command: &str) -> String {
@@ -220,7 +247,7 @@ pub fn etcd_module_fetch(w: &LockedWorkload, target_go: Option<&str>) -> String 
     );
     let mut steps = vec!["set -eu".to_string()];
     steps.extend(etcd_prepare(w, target_go, &env));
-    for m in w.modules.iter().filter(|m| m.is_go_mod()) {
+    for m in built_modules(w).into_iter().filter(|m| m.is_go_mod()) {
         steps.push(in_module(m.dir(), "go mod download"));
     }
     steps.push(format!("cd {MODCACHE_MOUNT}"));
@@ -264,6 +291,46 @@ mod tests {
             minor: 28,
             devel: devel.then(|| "go1.28-devel_aaaaaaa Mon Aug 10 09:30:00 2026 +0000".into()),
         }
+    }
+
+    fn etcd_tree() -> LockedWorkload {
+        let m = |path: &str, local: &[&str]| crate::lock::ModFile {
+            path: path.into(),
+            go: Some("1.25.0".into()),
+            toolchain: Some("go1.25.13".into()),
+            local: local.iter().map(|s| s.to_string()).collect(),
+        };
+        LockedWorkload {
+            name: "etcd".into(),
+            url: "https://github.com/etcd-io/etcd".into(),
+            git_ref: "release-3.6".into(),
+            sha: "b".repeat(40),
+            commit_time: "2026-07-23T00:00:00Z".into(),
+            modules: vec![
+                m("api/go.mod", &[]),
+                m("go.mod", &["api", "server"]),
+                m("server/go.mod", &[".", "api"]),
+                m("tools/mod/go.mod", &["."]),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_policy_patches_the_modules_the_build_loads_and_not_tools_mod() {
+        let w = etcd_tree();
+        let paths: Vec<&str> = built_modules(&w).iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["api/go.mod", "go.mod", "server/go.mod"]);
+        let text = etcd("localhost/gobench/go:x", &w, &["make build".into()], Some("1.27.3"), &ModuleEnv::default());
+        assert!(text.contains("-e '/^toolchain /d' api/go.mod go.mod server/go.mod; \\\n"), "{text}");
+        assert!(!text.contains("tools/mod"), "{text}");
+        // The fetch does what the build does before `make build`, and the
+        // build reaches nothing but the module cache.
+        let fetch = etcd_module_fetch(&w, Some("1.27.3"));
+        for step in ["(cd api && go mod tidy)", "(cd server && go mod tidy)", "go mod download", "GOMODCACHE=/gomodcache"] {
+            assert!(fetch.contains(step), "{step}: {fetch}");
+        }
+        assert!(!fetch.contains("tools/mod"), "{fetch}");
+        assert!(text.contains("ENV GOTOOLCHAIN=local GOPROXY=\"file:///gomodcache/cache/download\" GOSUMDB=off\n"), "{text}");
     }
 
     #[test]
