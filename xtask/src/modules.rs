@@ -19,6 +19,14 @@ use crate::{git, podman};
 
 /// The variables that tell Go how to reach modules, passed to the fetch.
 const GO_ENV: [&str; 7] = ["GOPROXY", "GOSUMDB", "GONOSUMDB", "GOFLAGS", "GOPRIVATE", "GONOPROXY", "GOINSECURE"];
+/// How the host reaches the network, passed to the fetch when set.
+const NET_ENV: [&str; 6] = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"];
+/// Where the fetch finds the host's CA certificates: a proxy behind a TLS
+/// intercepting gateway is trusted by the host's store, not the image's.
+const CA_MOUNT: &str = "/gobench-host-ca.crt";
+/// The CA bundles Go itself looks for on Linux, in its order.
+const CA_FILES: [&str; 4] =
+    ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem", "/etc/pki/tls/cacert.pem"];
 
 /// The module cache of `image`, fetched unless it is there. A fetch writes
 /// into a temporary directory beside the cache and renames it into place
@@ -43,11 +51,17 @@ pub fn ensure(sh: &Shell, paths: &Paths, config: &Config, image: &Image, fetch: 
     c.args(["run", "--rm", "--network=host", "--tmpfs", "/gobench-tmp:exec"]);
     c.arg("--volume").arg(format!("{}:{WORKLOAD_MIRROR}:ro", mirror.display()));
     c.arg("--volume").arg(format!("{}:{MODCACHE_MOUNT}", tmp.path().display()));
-    for (k, v) in &env {
+    let net = NET_ENV.iter().filter_map(|k| Some((k.to_string(), std::env::var(k).ok()?)));
+    for (k, v) in env.iter().cloned().chain(net) {
         // `-e NAME` takes the value from podman's environment, so it is in
         // no command line.
-        c.arg("-e").arg(k);
-        c.env(k, v);
+        c.arg("-e").arg(&k);
+        c.env(&k, v);
+    }
+    let ca = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from).into_iter().chain(CA_FILES.map(PathBuf::from)).find(|p| p.is_file());
+    if let Some(ca) = ca {
+        c.arg("--volume").arg(format!("{}:{CA_MOUNT}:ro", ca.display()));
+        c.arg("-e").arg(format!("SSL_CERT_FILE={CA_MOUNT}"));
     }
     c.args([fetch.toolchain_tag.as_str(), "sh", "-c", &fetch.script]);
     let out = c.output().context("running the module fetch with `podman run`; is podman installed?")?;
