@@ -159,5 +159,28 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
     let report = tmp.path().join("report");
     ok(&["--config", config, "report", "--out", report.to_str().unwrap()]);
     assert!(report.join("index.html").exists());
+
+    // A proxy that cannot be reached: the error names it and a module, and
+    // the cut-off fetch leaves nothing in the module cache. Another go.mod
+    // policy gives another module cache key, so a fetch is due.
+    let other = tmp.path().join("unreachable");
+    std::fs::create_dir(&other).unwrap();
+    let text = std::fs::read_to_string(dir.join("toolchains.toml")).unwrap() + "\n[modules]\npolicy = \"1.27.1\"\n";
+    std::fs::write(other.join("toolchains.toml"), text).unwrap();
+    std::fs::copy(dir.join("toolchains.lock"), other.join("toolchains.lock")).unwrap();
+    let modules = workspace().join(".cache/modules");
+    let before: Vec<_> = std::fs::read_dir(&modules).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["--config", other.join("toolchains.toml").to_str().unwrap(), "build", "--go", "release", "--benchmark", "put"])
+        .env_remove("GOBENCH_CACHE")
+        .env("GOPROXY", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    // Go's own message names the module it asked the proxy for.
+    assert!(stderr.contains("failed (GOPROXY=http://127.0.0.1:9)") && stderr.contains("Get \"http://127.0.0.1:9/"), "{stderr}");
+    let after: Vec<_> = std::fs::read_dir(&modules).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(before, after, "a failed fetch leaves nothing in {}", modules.display());
     assert!(gobench_containers().is_empty(), "containers left: {:?}", gobench_containers());
 }
