@@ -225,3 +225,29 @@ benchmarks = ["put", "stm", "strconv", "sort"]
 "#
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use gobench_core::config;
+
+    use super::*;
+
+    /// The demo runs the shipped recipe: the same etcd build steps and
+    /// server flags, the seed's benchmark arguments with smaller totals.
+    #[test]
+    fn the_demo_builds_and_runs_etcd_as_the_shipped_pins_do() {
+        let shipped = std::fs::read_to_string(workspace_root().join("toolchains.toml")).unwrap();
+        let shipped = config::parse("toolchains.toml", &shipped).unwrap();
+        let demo = demo_config("localhost/gobench/base:x", &format!("sha256:{}", "0".repeat(64)), Path::new("/go"), Path::new("/etcd"));
+        let demo = config::parse("demo", &demo).unwrap();
+        let (s, d) = (shipped.workload("etcd").unwrap(), demo.workload("etcd").unwrap());
+        assert_eq!((&d.build, &d.server_flags), (&s.build, &s.server_flags));
+        assert_eq!(d.refs.iter().map(|r| r.get_ref().as_str()).collect::<Vec<_>>(), ["release-3.6"]);
+        for name in ["put", "stm"] {
+            let without_total = |c: &config::Config| -> Vec<String> {
+                c.benchmark(name).unwrap().args.iter().filter(|a| !a.starts_with("--total=")).cloned().collect()
+            };
+            assert_eq!(without_total(&demo), without_total(&shipped), "{name}");
+        }
+    }
+}
