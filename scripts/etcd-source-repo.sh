@@ -72,10 +72,14 @@ export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME="Gobench Fixture" GIT_AUTHOR_EMAIL="fixture@gobench.invalid"
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
 export GIT_AUTHOR_DATE="@1784764800 +0000" GIT_COMMITTER_DATE="@1784764800 +0000"
-g() { git -C "$dest" -c core.autocrlf=false -c commit.gpgsign=false -c tag.gpgsign=false "$@"; }
+# gc.auto=0: a background `git gc --auto` after the commits raced with the
+# first clone of the new repository (objects packed away mid-copy); the
+# repository is packed once, in the foreground, at the end.
+g() { git -C "$dest" -c core.autocrlf=false -c commit.gpgsign=false -c tag.gpgsign=false -c gc.auto=0 "$@"; }
 g init --quiet
 g symbolic-ref HEAD "refs/heads/$branch"
 g add -f -A .
 g commit --quiet -m "etcd $version, laid out from its module zips"
 g tag "$version"
+g gc --quiet
 echo "$version $(g rev-parse HEAD)"
