@@ -108,6 +108,15 @@ pub struct Plan {
     pub cells: Vec<Cell>,
 }
 
+impl Image {
+    /// The commits a source mount must have: the Go SHA for the Go mirror,
+    /// the workload SHA for the workload mirror.
+    pub fn source_shas(&self, source: &SourceMount) -> Vec<&str> {
+        let role = if source.target == containerfile::WORKLOAD_MIRROR { "workload" } else { "go" };
+        self.inputs.shas.get(role).map(String::as_str).into_iter().collect()
+    }
+}
+
 impl Plan {
     pub fn image(&self, hash: &str) -> Option<&Image> {
         self.images.iter().find(|i| i.hash == hash)

@@ -117,8 +117,7 @@ fn build_one(sh: &Shell, paths: &Paths, config: &Config, image: &Image, step: &s
     let mut volumes = Vec::new();
     let mut labels = vec![(HASH_LABEL.to_string(), image.hash.clone())];
     for source in &image.sources {
-        let shas: Vec<&str> = image.inputs.shas.values().map(String::as_str).collect();
-        let mirror = git::ensure_mirror(sh, &paths.cache, &paths.source_location(&source.url), &shas)?;
+        let mirror = git::ensure_mirror(sh, &paths.cache, &paths.source_location(&source.url), &image.source_shas(source))?;
         volumes.push((mirror, source.target.to_string()));
         labels.push(("org.opencontainers.image.source".to_string(), source.url.clone()));
     }

@@ -39,8 +39,7 @@ pub fn ensure(sh: &Shell, paths: &Paths, config: &Config, image: &Image, fetch: 
     }
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let source = image.sources.first().context("a module fetch needs the workload's source")?;
-    let shas: Vec<&str> = image.inputs.shas.values().map(String::as_str).collect();
-    let mirror = git::ensure_mirror(sh, &paths.cache, &paths.source_location(&source.url), &shas)?;
+    let mirror = git::ensure_mirror(sh, &paths.cache, &paths.source_location(&source.url), &image.source_shas(source))?;
 
     let tmp = tempfile::Builder::new().prefix(&format!(".fetch-{}-", &fetch.key[..12])).tempdir_in(&root)?;
     let env = go_env(config);
