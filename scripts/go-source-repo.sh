@@ -38,7 +38,10 @@ tag="$(head -n1 "$goroot/VERSION")"
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME="Gobench Fixture" GIT_AUTHOR_EMAIL="fixture@gobench.invalid"
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
-g() { git -C "$dest" -c core.autocrlf=false -c commit.gpgsign=false -c tag.gpgsign=false "$@"; }
+# gc.auto=0: a background `git gc --auto` after the commits raced with the
+# first clone of the new repository (objects packed away mid-copy); the
+# repository is packed once, in the foreground, at the end.
+g() { git -C "$dest" -c core.autocrlf=false -c commit.gpgsign=false -c tag.gpgsign=false -c gc.auto=0 "$@"; }
 
 tar -C "$goroot" --exclude=./bin --exclude=./pkg --exclude=./__init__.py -cf - . | tar -C "$dest" -xf -
 
@@ -61,5 +64,6 @@ devel_epoch=$((release_epoch + 86400))
 GIT_AUTHOR_DATE="@$devel_epoch +0000" GIT_COMMITTER_DATE="@$devel_epoch +0000" \
     g commit --quiet -m "all: fixture devel commit after $tag"
 
+g gc --quiet
 echo "$tag $(g rev-parse "$tag^{commit}")"
 echo "devel $(g rev-parse HEAD)"

@@ -111,26 +111,25 @@ pub fn toolchain(base_ref: &str, go: &LockedGo, bootstrap: &Bootstrap) -> String
     out
 }
 
-/// Module download settings for workload builds.
+/// Module settings of a workload build. The build has no network: its only
+/// proxy is the module cache mounted at [`MODCACHE_MOUNT`], filled by the
+/// module fetch step or given as `[modules] cache`. go.sum pins every
+/// module's content, so where the modules came from (and the proxy's
+/// address) is no input of the image; the fetch verified them against go.sum
+/// and the checksum database of its environment, which the build cannot
+/// reach, hence `GOSUMDB=off`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModuleEnv {
-    pub goproxy: Option<String>,
     pub goflags: Option<String>,
-    pub gonosumdb: Option<String>,
-    /// A module cache is mounted: use it as the proxy.
-    pub cache: bool,
 }
 
 impl ModuleEnv {
     fn env_line(&self) -> String {
-        let mut vars = vec!["GOTOOLCHAIN=local".to_string()];
-        let proxy = if self.cache { Some(format!("file://{MODCACHE_MOUNT}/cache/download")) } else { self.goproxy.clone() };
-        for (k, v) in [("GOPROXY", &proxy), ("GOFLAGS", &self.goflags), ("GONOSUMDB", &self.gonosumdb)] {
-            if let Some(v) = v {
-                vars.push(format!("{k}=\"{v}\""));
-            }
+        let mut line = format!("ENV GOTOOLCHAIN=local GOPROXY=\"file://{MODCACHE_MOUNT}/cache/download\" GOSUMDB=off");
+        if let Some(v) = &self.goflags {
+            line.push_str(&format!(" GOFLAGS=\"{v}\""));
         }
-        format!("ENV {}\n", vars.join(" "))
+        line + "\n"
     }
 }
 
@@ -160,28 +159,9 @@ pub fn etcd(parent_tag: &str, w: &LockedWorkload, build: &[String], target_go: O
     );
     out.push_str(&env.env_line());
 
-    let src = "/src/etcd";
-    let mut steps = unpack(WORKLOAD_MIRROR, &w.sha, src);
-    steps.push(format!("cd {src}"));
-    steps.push(GO_CACHE_ENV.to_string());
-    if let Some(target) = target_go {
-        let changed: Vec<_> = w.modules.iter().filter(|m| m.go.as_deref() != Some(target) || m.toolchain.is_some()).collect();
-        if !changed.is_empty() {
-            // GOTOOLCHAIN=local refuses a `go` line newer than the toolchain,
-            // and the line also sets the language version and GODEBUG
-            // defaults: every module is built at the toolchain's version.
-            let files: Vec<&str> = changed.iter().map(|m| m.path.as_str()).collect();
-            steps.push(format!("sed -i -e 's/^go [0-9][0-9a-z.]*$/go {target}/' -e '/^toolchain /d' {}", files.join(" ")));
-            for m in changed.iter().filter(|m| m.is_go_mod()) {
-                steps.push(match m.dir() {
-                    "." => "go mod tidy".to_string(),
-                    dir => format!("(cd {dir} && go mod tidy)"),
-                });
-            }
-        }
-    }
+    let mut steps = etcd_prepare(w, target_go, GO_CACHE_ENV);
     steps.extend(build.iter().cloned());
-    steps.push(format!("cd / && rm -rf {src}"));
+    steps.push(format!("cd / && rm -rf {ETCD_SRC}"));
     run(&mut out, &steps);
 
     // The seed's smoke test: the server starts and keeps a key.
@@ -194,6 +174,86 @@ pub fn etcd(parent_tag: &str, w: &LockedWorkload, build: &[String], target_go: O
     ];
     run(&mut out, &smoke.map(String::from));
     out
+}
+
+const ETCD_SRC: &str = "/src/etcd";
+
+/// The steps an etcd build and its module fetch share: unpack the tree,
+/// patch its go.mod files by the policy and tidy the patched modules, with
+/// the Go environment `go_env` (an `export` line).
+fn etcd_prepare(w: &LockedWorkload, target_go: Option<&str>, go_env: &str) -> Vec<String> {
+    let mut steps = unpack(WORKLOAD_MIRROR, &w.sha, ETCD_SRC);
+    steps.push(format!("cd {ETCD_SRC}"));
+    steps.push(go_env.to_string());
+    if let Some(target) = target_go {
+        let changed: Vec<_> = built_modules(w).into_iter().filter(|m| m.go.as_deref() != Some(target) || m.toolchain.is_some()).collect();
+        if !changed.is_empty() {
+            // GOTOOLCHAIN=local refuses a `go` line newer than the toolchain,
+            // and the line also sets the language version and GODEBUG
+            // defaults: every module is built at the toolchain's version.
+            let files: Vec<&str> = changed.iter().map(|m| m.path.as_str()).collect();
+            steps.push(format!("sed -i -e 's/^go [0-9][0-9a-z.]*$/go {target}/' -e '/^toolchain /d' {}", files.join(" ")));
+            for m in changed.iter().filter(|m| m.is_go_mod()) {
+                steps.push(in_module(m.dir(), "go mod tidy"));
+            }
+        }
+    }
+    steps
+}
+
+/// The go.mod and go.work files the policy acts on: those of the modules a
+/// build at the root loads from the tree (the root go.work's `use`
+/// directories, else the root module, and every local `replace` target from
+/// there on), in lock order. A module nothing builds with, such as etcd's
+/// `tools/mod` with its large tool dependencies, is left as it is: patching
+/// it would only make `go mod tidy` fetch modules no binary of ours uses.
+/// A tree with neither a root go.mod nor a root go.work gets every file.
+pub fn built_modules(w: &LockedWorkload) -> Vec<&crate::lock::ModFile> {
+    let root = |path: &str| w.modules.iter().find(|m| m.path == path);
+    let mut wanted: Vec<String> = match (root("go.work"), root("go.mod")) {
+        (Some(work), _) => work.local.clone(),
+        (None, Some(_)) => vec![".".to_string()],
+        (None, None) => return w.modules.iter().collect(),
+    };
+    let mut i = 0;
+    while let Some(dir) = wanted.get(i).cloned() {
+        let path = if dir == "." { "go.mod".to_string() } else { format!("{dir}/go.mod") };
+        for next in root(&path).map(|m| m.local.clone()).unwrap_or_default() {
+            if !wanted.contains(&next) {
+                wanted.push(next);
+            }
+        }
+        i += 1;
+    }
+    w.modules.iter().filter(|m| !m.is_go_mod() || wanted.iter().any(|d| d == m.dir())).collect()
+}
+
+fn in_module(dir: &str, command: &str) -> String {
+    match dir {
+        "." => command.to_string(),
+        dir => format!("(cd {dir} && {command})"),
+    }
+}
+
+/// The module fetch of an etcd build: a shell script for the parent
+/// toolchain image, run with the host's network, the workload mirror at
+/// [`WORKLOAD_MIRROR`] and an empty directory at [`MODCACHE_MOUNT`]. It does
+/// what the build does before `make build` (so `go mod tidy` finds there
+/// every module it needs), downloads what each module requires, and keeps
+/// only `cache/download`, the part a `file://` proxy serves.
+pub fn etcd_module_fetch(w: &LockedWorkload, target_go: Option<&str>) -> String {
+    let env = format!(
+        "export HOME={SCRATCH} TMPDIR={SCRATCH} GOCACHE={SCRATCH}/go-cache GOMODCACHE={MODCACHE_MOUNT} GOFLAGS=\"${{GOFLAGS:-}} -modcacherw\""
+    );
+    let mut steps = vec!["set -eu".to_string()];
+    steps.extend(etcd_prepare(w, target_go, &env));
+    for m in built_modules(w).into_iter().filter(|m| m.is_go_mod()) {
+        steps.push(in_module(m.dir(), "go mod download"));
+    }
+    steps.push(format!("cd {MODCACHE_MOUNT}"));
+    steps.push("find . -mindepth 1 -maxdepth 1 ! -name cache -exec rm -rf {} +".to_string());
+    steps.push("find cache -mindepth 1 -maxdepth 1 ! -name download -exec rm -rf {} +".to_string());
+    steps.join("\n") + "\n"
 }
 
 /// The go-std workload: test binaries of standard library packages, built
@@ -231,6 +291,46 @@ mod tests {
             minor: 28,
             devel: devel.then(|| "go1.28-devel_aaaaaaa Mon Aug 10 09:30:00 2026 +0000".into()),
         }
+    }
+
+    fn etcd_tree() -> LockedWorkload {
+        let m = |path: &str, local: &[&str]| crate::lock::ModFile {
+            path: path.into(),
+            go: Some("1.25.0".into()),
+            toolchain: Some("go1.25.13".into()),
+            local: local.iter().map(|s| s.to_string()).collect(),
+        };
+        LockedWorkload {
+            name: "etcd".into(),
+            url: "https://github.com/etcd-io/etcd".into(),
+            git_ref: "release-3.6".into(),
+            sha: "b".repeat(40),
+            commit_time: "2026-07-23T00:00:00Z".into(),
+            modules: vec![
+                m("api/go.mod", &[]),
+                m("go.mod", &["api", "server"]),
+                m("server/go.mod", &[".", "api"]),
+                m("tools/mod/go.mod", &["."]),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_policy_patches_the_modules_the_build_loads_and_not_tools_mod() {
+        let w = etcd_tree();
+        let paths: Vec<&str> = built_modules(&w).iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["api/go.mod", "go.mod", "server/go.mod"]);
+        let text = etcd("localhost/gobench/go:x", &w, &["make build".into()], Some("1.27.3"), &ModuleEnv::default());
+        assert!(text.contains("-e '/^toolchain /d' api/go.mod go.mod server/go.mod; \\\n"), "{text}");
+        assert!(!text.contains("tools/mod"), "{text}");
+        // The fetch does what the build does before `make build`, and the
+        // build reaches nothing but the module cache.
+        let fetch = etcd_module_fetch(&w, Some("1.27.3"));
+        for step in ["(cd api && go mod tidy)", "(cd server && go mod tidy)", "go mod download", "GOMODCACHE=/gomodcache"] {
+            assert!(fetch.contains(step), "{step}: {fetch}");
+        }
+        assert!(!fetch.contains("tools/mod"), "{fetch}");
+        assert!(text.contains("ENV GOTOOLCHAIN=local GOPROXY=\"file:///gomodcache/cache/download\" GOSUMDB=off\n"), "{text}");
     }
 
     #[test]

@@ -80,6 +80,11 @@ pub struct ModFile {
     /// The `toolchain` directive's value, if the file has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub toolchain: Option<String>,
+    /// The module directories of the tree this file builds with, relative to
+    /// the repository root: a go.mod's local `replace` targets, a go.work's
+    /// `use` directories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local: Vec<String>,
 }
 
 impl ModFile {
@@ -92,7 +97,33 @@ impl ModFile {
                 (!value.is_empty()).then(|| value.to_string())
             })
         };
-        ModFile { path: path.to_string(), go: directive("go"), toolchain: directive("toolchain") }
+        let mut m = ModFile { path: path.to_string(), go: directive("go"), toolchain: directive("toolchain"), local: Vec::new() };
+        let keyword = if m.is_go_mod() { "replace" } else { "use" };
+        let mut in_block = false;
+        for line in text.lines() {
+            let line = line.split("//").next().unwrap_or("").trim();
+            let entry = if in_block {
+                in_block = line != ")";
+                Some(line)
+            } else if let Some(rest) = line.strip_prefix(keyword).filter(|r| r.starts_with([' ', '\t', '('])) {
+                let rest = rest.trim();
+                in_block = rest == "(";
+                (!in_block).then_some(rest)
+            } else {
+                None
+            };
+            // `replace x => ./y` or `use ./y`; a target that is a module
+            // path with a version is not in the tree.
+            let target = entry.map(|e| e.rsplit_once("=>").map_or(e, |(_, t)| t).trim());
+            if let Some(t) = target.filter(|t| *t == "." || t.starts_with("./") || t.starts_with("../")) {
+                if let Some(dir) = join_dir(m.dir(), t) {
+                    m.local.push(dir);
+                }
+            }
+        }
+        m.local.sort();
+        m.local.dedup();
+        m
     }
 
     pub fn is_go_mod(&self) -> bool {
@@ -106,6 +137,22 @@ impl ModFile {
             None => ".",
         }
     }
+}
+
+/// `dir/rel` with `.` and `..` resolved, relative to the repository root
+/// (`.` for the root); `None` when it leaves the tree.
+fn join_dir(dir: &str, rel: &str) -> Option<String> {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    for p in rel.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(if parts.is_empty() { ".".to_string() } else { parts.join("/") })
 }
 
 /// Whether a path in a repository is one the go.mod policy applies to. Files
@@ -217,7 +264,9 @@ mod tests {
         assert_eq!(m.toolchain.as_deref(), Some("go1.24.9"));
         assert_eq!(m.dir(), "server");
         assert!(m.is_go_mod());
+        assert!(m.local.is_empty());
         let w = ModFile::parse("go.work", "go 1.24.0\n\nuse (\n\t.\n\t./api\n)\n");
+        assert_eq!(w.local, [".", "api"]);
         assert_eq!(w.go.as_deref(), Some("1.24.0"));
         assert_eq!(w.toolchain, None);
         assert_eq!(w.dir(), ".");
@@ -225,6 +274,17 @@ mod tests {
         // `godebug` and `gopher` lines are not the `go` directive.
         let g = ModFile::parse("go.mod", "module x\ngodebug default=go1.21\n");
         assert_eq!(g.go, None);
+    }
+
+    #[test]
+    fn local_replaces_are_the_tree_a_module_builds_with() {
+        let root = "module go.etcd.io/etcd/v3\n\nreplace (\n\tgo.etcd.io/etcd/api/v3 => ./api\n\tgo.etcd.io/etcd/server/v3 => ./server // local\n\tgithub.com/x/y => github.com/z/y v1.0.0\n)\n";
+        assert_eq!(ModFile::parse("go.mod", root).local, ["api", "server"]);
+        let server =
+            "module go.etcd.io/etcd/server/v3\nreplace go.etcd.io/etcd/api/v3 => ../api\nreplace go.etcd.io/etcd/v3 v3.6.0 => ../\n";
+        assert_eq!(ModFile::parse("server/go.mod", server).local, [".", "api"]);
+        assert!(ModFile::parse("go.mod", "module x\nreplace y => ../outside\n").local.is_empty(), "outside the tree");
+        assert!(ModFile::parse("go.mod", "module x\nreplacement := 1\n").local.is_empty());
     }
 
     #[test]

@@ -47,6 +47,33 @@ pub struct Image {
     pub sources: Vec<SourceMount>,
     /// Whether the build needs the module cache mounted.
     pub modcache: bool,
+    /// The module fetch that fills that cache, when `[modules] cache` names none.
+    pub modfetch: Option<ModuleFetch>,
+}
+
+/// The one step with network access: filling a module cache for a workload
+/// build, in the parent toolchain image with the host's network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ModuleFetch {
+    /// The cache's directory name under `<cache>/modules/`: a hash of what
+    /// decides its content (workload SHA, go.mod policy and toolchain
+    /// version, through the script, and the recipe version).
+    pub key: String,
+    /// The tag of the toolchain image the fetch runs in.
+    pub toolchain_tag: String,
+    pub script: String,
+}
+
+impl ModuleFetch {
+    fn new(script: String, workload_sha: &str, toolchain_version: &str, toolchain_tag: &str) -> ModuleFetch {
+        let canonical = serde_json::json!({
+            "recipe": RECIPE_VERSION,
+            "workload": workload_sha,
+            "toolchain": toolchain_version,
+            "script": script,
+        });
+        ModuleFetch { key: crate::hash::sha256_hex(canonical.to_string().as_bytes()), toolchain_tag: toolchain_tag.to_string(), script }
+    }
 }
 
 /// One (Go ref, workload ref, benchmark) point of the matrix.
@@ -79,6 +106,15 @@ pub struct Plan {
     /// before its children. No hash appears twice.
     pub images: Vec<Image>,
     pub cells: Vec<Cell>,
+}
+
+impl Image {
+    /// The commits a source mount must have: the Go SHA for the Go mirror,
+    /// the workload SHA for the workload mirror.
+    pub fn source_shas(&self, source: &SourceMount) -> Vec<&str> {
+        let role = if source.target == containerfile::WORKLOAD_MIRROR { "workload" } else { "go" };
+        self.inputs.shas.get(role).map(String::as_str).into_iter().collect()
+    }
 }
 
 impl Plan {
@@ -186,6 +222,7 @@ pub fn toolchain_image(config: &Config, go: &LockedGo) -> Result<Image, String> 
         parent: None,
         sources: vec![SourceMount { url: go.url.clone(), target: containerfile::GO_MIRROR }],
         modcache: false,
+        modfetch: None,
     })
 }
 
@@ -199,27 +236,23 @@ pub fn workload_image(
     w: &Workload,
     wref: Option<&str>,
 ) -> Result<Image, String> {
-    let (text, shas, sources, modcache) = match wref {
+    let (text, shas, sources, modfetch) = match wref {
         Some(r) => {
             let lw = lock
                 .workload_entry(w.name.get_ref(), r)
                 .ok_or_else(|| format!("workload `{}` ref `{r}` is not in the lock; run `cargo xtask lock`", w.name.get_ref()))?;
-            let env = ModuleEnv {
-                goproxy: config.modules.goproxy.as_ref().map(|s| s.get_ref().clone()),
-                goflags: config.modules.goflags.as_ref().map(|s| s.get_ref().clone()),
-                gonosumdb: config.modules.gonosumdb.as_ref().map(|s| s.get_ref().clone()),
-                cache: config.modules.cache.is_some(),
-            };
+            let env = ModuleEnv { goflags: config.modules.goflags.as_ref().map(|s| s.get_ref().clone()) };
             let target = containerfile::policy_target(&config.modules.policy, &go.version());
             let text = containerfile::etcd(&toolchain.tag, lw, &w.build, target.as_deref(), &env);
             let shas = BTreeMap::from([("go".to_string(), go.sha.clone()), ("workload".to_string(), lw.sha.clone())]);
             let sources = vec![SourceMount { url: lw.url.clone(), target: containerfile::WORKLOAD_MIRROR }];
-            (text, shas, sources, env.cache)
+            let fetch = ModuleFetch::new(containerfile::etcd_module_fetch(lw, target.as_deref()), &lw.sha, &go.version(), &toolchain.tag);
+            (text, shas, sources, Some(fetch))
         }
         None => {
             let packages: Vec<String> = w.packages.iter().map(|p| p.get_ref().clone()).collect();
             let text = containerfile::go_std(&toolchain.tag, &packages);
-            (text, BTreeMap::from([("go".to_string(), go.sha.clone())]), vec![], false)
+            (text, BTreeMap::from([("go".to_string(), go.sha.clone())]), vec![], None)
         }
     };
     let inputs = ImageInputs {
@@ -246,7 +279,8 @@ pub fn workload_image(
         inputs,
         parent: Some(toolchain.hash.clone()),
         sources,
-        modcache,
+        modcache: modfetch.is_some(),
+        modfetch: modfetch.filter(|_| config.modules.cache.is_none()),
     })
 }
 

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::containerfile::{GO_MIRROR, WORKLOAD_MIRROR};
-use crate::plan::{Image, ImageKind};
+use crate::plan::{Image, ImageKind, ModuleFetch};
 
 /// The version of the record's format.
 pub const RECIPE_RECORD_VERSION: u32 = 1;
@@ -29,6 +29,10 @@ pub struct Recipe {
     /// Whether the build mounts the module cache.
     #[serde(default)]
     pub module_cache: bool,
+    /// How that module cache is filled (the one step with network access),
+    /// unless the pins name a module cache of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module_fetch: Option<ModuleFetch>,
     #[serde(default, rename = "source")]
     pub sources: Vec<Source>,
 }
@@ -67,6 +71,7 @@ impl Recipe {
             tag: image.tag.clone(),
             parent: image.parent.clone(),
             module_cache: image.modcache,
+            module_fetch: image.modfetch.clone(),
             sources,
         }
     }

@@ -15,7 +15,7 @@ use xshell::{cmd, Shell};
 
 use crate::cancel::{self, Cancel};
 use crate::paths::{write_atomic, Paths};
-use crate::{filelock, flags, gen, git, podman};
+use crate::{filelock, flags, gen, git, modules, podman};
 
 impl flags::Build {
     pub fn run(self, paths: &Paths) -> Result<()> {
@@ -127,19 +127,17 @@ pub fn build_one(sh: &Shell, paths: &Paths, config: &Config, image: &Image, step
     let mut volumes = Vec::new();
     let mut labels = vec![(HASH_LABEL.to_string(), image.hash.clone())];
     for source in &image.sources {
-        let shas: Vec<&str> = image.inputs.shas.values().map(String::as_str).collect();
-        let mirror = git::ensure_mirror(sh, &paths.cache, &paths.source_location(&source.url), &shas)?;
+        let mirror = git::ensure_mirror(sh, &paths.cache, &paths.source_location(&source.url), &image.source_shas(source))?;
         volumes.push((mirror, source.target.to_string()));
         labels.push(("org.opencontainers.image.source".to_string(), source.url.clone()));
     }
     if image.modcache {
-        let cache = config.modules.cache.as_deref().expect("modcache images come from a configured cache");
-        let cache = PathBuf::from(paths.source_location(cache));
-        anyhow::ensure!(
-            cache.join("cache/download").is_dir(),
-            "module cache {} has no cache/download directory; set [modules] cache to a GOMODCACHE directory",
-            cache.display()
-        );
+        let cache = match (&config.modules.cache, &image.modfetch) {
+            (Some(cache), _) => PathBuf::from(paths.source_location(cache)),
+            (None, Some(fetch)) => modules::ensure(sh, paths, config, image, fetch, step)?,
+            (None, None) => anyhow::bail!("{} needs a module cache and the plan gives it none", image.title),
+        };
+        modules::check_cache(&cache)?;
         volumes.push((cache, MODCACHE_MOUNT.to_string()));
     }
 

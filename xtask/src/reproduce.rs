@@ -217,6 +217,7 @@ fn load_recipe(paths: &Paths, hash: &str, named_by: &str) -> Result<Image> {
         parent: recipe.parent,
         sources,
         modcache: recipe.module_cache,
+        modfetch: recipe.module_fetch,
     })
 }
 

