@@ -46,7 +46,7 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
     assert_eq!(files.len(), 8, "{committed}");
     assert!(files.iter().all(|f| f.ends_with(".json")), "{files:?}");
     let recipes = committed.lines().filter(|f| f.starts_with("containerfiles/")).count();
-    assert_eq!(recipes, 12, "two toolchains, two etcd and two go-std images, two files each:\n{committed}");
+    assert_eq!(recipes, 18, "two toolchains, two etcd and two go-std images, three files each:\n{committed}");
     assert_eq!(git(&dir, &["status", "--porcelain"]).trim(), "", "nothing left uncommitted");
 
     let docs: Vec<ResultDoc> = files
@@ -183,4 +183,51 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
     let after: Vec<_> = std::fs::read_dir(&modules).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(before, after, "a failed fetch leaves nothing in {}", modules.display());
     assert!(gobench_containers().is_empty(), "containers left: {:?}", gobench_containers());
+
+    reproduce_a_real_cell(&dir, &docs);
+}
+
+/// `reproduce` of the release toolchain's strconv cell on a fresh clone of
+/// the demo's results, with every image of that toolchain removed and an
+/// empty cache: the real toolchain is rebuilt from its committed recipe,
+/// its image ID compared with the recorded one, and the cell run again.
+fn reproduce_a_real_cell(dir: &std::path::Path, docs: &[ResultDoc]) {
+    let original = docs.iter().find(|d| d.provenance.go.name == "release" && d.benchmark == "strconv").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let clone = tmp.path().join("clone");
+    git(tmp.path(), &["clone", "-q", dir.to_str().unwrap(), clone.to_str().unwrap()]);
+    // Children first: podman refuses to remove an image others are built on.
+    let toolchain = &original.provenance.toolchain_image.tag;
+    for d in docs.iter().filter(|d| &d.provenance.toolchain_image.tag == toolchain) {
+        podman(&["rmi", "--ignore", &d.provenance.image.tag]);
+    }
+    assert!(podman(&["rmi", toolchain]).status.success(), "removing {toolchain}");
+    let cache = tmp.path().join("cache");
+    let hash = &original.provenance.image.hash;
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["--config", clone.join("toolchains.toml").to_str().unwrap(), "reproduce", &hash[..10], "--keep-image"])
+        .env("GOBENCH_CACHE", &cache)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // The figures go into the CI log: rebuilt image IDs, identity, verdict.
+    eprintln!("reproduce of {}:\n{text}", original.cell);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "reproduce could not do its job:\n{text}");
+    assert_eq!(text.matches(": rebuilt, image ").count(), 2, "the toolchain and the go-std image were rebuilt:\n{text}");
+    assert!(text.contains("verdict: "), "{text}");
+    let reproduction = std::fs::read_dir(clone.join("results"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).into_iter().flatten())
+        .map(|f| f.unwrap().path())
+        .find(|f| f.to_string_lossy().contains(".reproduction"))
+        .expect("a reproduction document");
+    let doc: ResultDoc = serde_json::from_str(&std::fs::read_to_string(&reproduction).unwrap()).unwrap();
+    let r = doc.reproduces.expect("it links to its original");
+    assert_eq!(r.images.len(), 2);
+    for check in &r.images {
+        assert!(check.rebuilt);
+        let line = if check.identical { "identical to the recorded one" } else { "differs from the recorded" };
+        assert!(text.contains(line), "{line}:\n{text}");
+    }
+    assert_eq!(doc.runs.len(), original.runs.len(), "the recorded run count");
 }
