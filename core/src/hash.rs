@@ -45,7 +45,33 @@ impl ImageInputs {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    let mut h = Sha256Hex::default();
+    h.update(bytes);
+    h.finish()
+}
+
+/// SHA-256 over bytes fed in pieces (a file read in chunks), as lowercase hex.
+#[derive(Default)]
+pub struct Sha256Hex(Sha256);
+
+impl Sha256Hex {
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub fn finish(self) -> String {
+        self.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::io::Write for Sha256Hex {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,31 @@ pub struct ImageCheck {
     /// When not identical and the layers were recorded: the first layer that differs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub differing_layer: Option<usize>,
+    /// When not identical and both images could be compared: the files
+    /// that differ (`+` only in the rebuild, `-` only in the original, `~`
+    /// changed), at most [`MAX_LISTED_FILES`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub differing_files: Vec<String>,
+}
+
+/// How many differing files a check lists.
+pub const MAX_LISTED_FILES: usize = 100;
+
+/// The files two image trees disagree on, from their manifests (path ->
+/// a description of its type, mode, size and content hash), sorted by path.
+pub fn differing_files(original: &BTreeMap<String, String>, rebuilt: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, entry) in original {
+        match rebuilt.get(path) {
+            None => out.push(format!("- {path}")),
+            Some(e) if e != entry => out.push(format!("~ {path}")),
+            Some(_) => {}
+        }
+    }
+    out.extend(rebuilt.keys().filter(|p| !original.contains_key(*p)).map(|p| format!("+ {p}")));
+    out.sort_by(|a, b| a[2..].cmp(&b[2..]));
+    out.truncate(MAX_LISTED_FILES);
+    out
 }
 
 /// What a reproduction document records about its original.
@@ -152,6 +177,15 @@ mod tests {
         let two = resolve_hash("abcd", &[hashes()[0].clone(), hashes()[0].replace("abcd1234", "abcd9999")]).unwrap_err();
         assert!(two.contains("ambiguous") && two.contains("abcd1234") && two.contains("abcd9999"), "{two}");
         assert!(resolve_hash("results/x.json", &hashes()).is_err());
+    }
+
+    #[test]
+    fn files_that_differ_between_two_trees() {
+        let m = |e: &[(&str, &str)]| e.iter().map(|(p, d)| (p.to_string(), d.to_string())).collect::<BTreeMap<_, _>>();
+        let a = m(&[("/a", "f 644 1 x"), ("/b", "f 644 1 y"), ("/c", "l /a")]);
+        let b = m(&[("/a", "f 644 1 x"), ("/b", "f 644 1 z"), ("/d", "d 755")]);
+        assert_eq!(differing_files(&a, &b), ["~ /b", "- /c", "+ /d"]);
+        assert!(differing_files(&a, &a).is_empty());
     }
 
     #[test]

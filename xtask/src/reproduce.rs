@@ -55,6 +55,11 @@ pub struct Args {
     /// Do not commit the new result document.
     #[arg(long)]
     pub no_commit: bool,
+    /// Rebuild the run's image even when it is present (beside it, under
+    /// `localhost/gobench/rebuild:<hash>`), compare the two file by file when
+    /// they differ, and run the rebuild.
+    #[arg(long)]
+    pub rebuild: bool,
 }
 
 impl Args {
@@ -73,21 +78,31 @@ impl Args {
         let mut rebuilt_tags = Vec::new();
         // Every recipe is read before anything is built: a missing one changes nothing.
         let images = recorded.map(|r| load_recipe(paths, &r.hash, &original.path)).into_iter().collect::<Result<Vec<_>>>()?;
-        for (image_ref, image) in recorded.into_iter().zip(images) {
+        for (i, (image_ref, mut image)) in recorded.into_iter().zip(images).enumerate() {
             let present = podman::image_exists(&sh, &image.tag)?;
-            if !present {
+            // The run's own image is rebuilt beside the present one on request;
+            // its toolchain is the one the recipe names `FROM`.
+            let beside = present && self.rebuild && i == recorded.len() - 1;
+            let original_tag = image.tag.clone();
+            if beside {
+                image.tag = format!("localhost/gobench/rebuild:{}", image.hash);
+            }
+            if !present || beside {
                 fetch_sources(&sh, paths, &image)?;
                 rebuilt_tags.push(image.tag.clone());
             }
             let id = build::build_one(&sh, paths, &config, &image, "[reproduce]", &cancel)?;
             let layers = podman::layers(&sh, &image.tag)?;
+            let identical = id == image_ref.id;
+            let differing_files = if beside && !identical { differing_files(&sh, &original_tag, &image.tag)? } else { Vec::new() };
             let check = ImageCheck {
                 hash: image.hash.clone(),
                 recorded_id: image_ref.id.clone(),
-                identical: id == image_ref.id,
-                differing_layer: (id != image_ref.id).then(|| reproduce::first_differing_layer(&image_ref.layers, &layers)).flatten(),
+                identical,
+                differing_layer: (!identical).then(|| reproduce::first_differing_layer(&image_ref.layers, &layers)).flatten(),
+                differing_files,
                 id,
-                rebuilt: !present,
+                rebuilt: !present || beside,
             };
             print_check(&image.title, &check, &image_ref.layers, &layers);
             checks.push((check, ImageRef { hash: image.hash.clone(), id: String::new(), tag: image.tag.clone(), layers }));
@@ -252,6 +267,69 @@ fn print_check(title: &str, c: &ImageCheck, recorded: &[String], now: &[String])
         ),
         None if recorded.is_empty() => println!("  the record has no layer list, so the differing layer is not known"),
         None => println!("  every layer is identical: the image config differs (labels, environment, history)"),
+    }
+    for f in &c.differing_files {
+        println!("  {f}");
+    }
+}
+
+/// The files in which two images' trees differ, read from their mounted
+/// root file systems.
+fn differing_files(sh: &Shell, original: &str, rebuilt: &str) -> Result<Vec<String>> {
+    let a = manifest(sh, original)?;
+    let b = manifest(sh, rebuilt)?;
+    Ok(reproduce::differing_files(&a, &b))
+}
+
+/// SHA-256 of a file, read in chunks; empty when it cannot be read.
+fn file_sha256(path: &Path) -> String {
+    let mut hasher = gobench_core::hash::Sha256Hex::default();
+    let Ok(mut f) = std::fs::File::open(path) else { return String::new() };
+    match std::io::copy(&mut f, &mut hasher) {
+        Ok(_) => hasher.finish(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Path -> type, mode, size and SHA-256 of every entry of an image's tree.
+fn manifest(sh: &Shell, image: &str) -> Result<std::collections::BTreeMap<String, String>> {
+    use std::os::unix::fs::PermissionsExt;
+    let root = xshell::cmd!(sh, "podman image mount {image}").quiet().read().with_context(|| format!("mounting image {image}"))?;
+    let root = PathBuf::from(root.trim());
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.clone()];
+    let mut failed = None;
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                failed = Some(anyhow::Error::from(e).context(format!("listing {}", dir.display())));
+                break;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            let mode = meta.permissions().mode() & 0o7777;
+            let desc = if meta.is_dir() {
+                stack.push(path.clone());
+                format!("d {mode:o}")
+            } else if meta.file_type().is_symlink() {
+                format!("l {}", std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default())
+            } else if meta.is_file() {
+                format!("f {mode:o} {} {}", meta.len(), file_sha256(&path))
+            } else {
+                // Device nodes and FIFOs are never read (a /dev/zero would never end).
+                use std::os::unix::fs::MetadataExt;
+                format!("s {mode:o} {:?} {}", meta.file_type(), meta.rdev())
+            };
+            out.insert(format!("/{}", path.strip_prefix(&root).unwrap_or(&path).display()), desc);
+        }
+    }
+    let _ = xshell::cmd!(sh, "podman image unmount {image}").quiet().ignore_stdout().run();
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
     }
 }
 

@@ -115,3 +115,31 @@ fn reproduce_from_a_short_prefix_on_a_fresh_clone() {
     assert!(!out.contains("building"), "nothing is built when a recipe is missing:\n{out}");
     std::fs::write(&recipe, text).unwrap();
 }
+
+/// A recipe that is not reproducible (its test binary holds the build
+/// time): `--rebuild` builds it beside the present image, says that the IDs
+/// differ, which layer, and which files.
+#[test]
+fn a_rebuild_that_differs_names_its_layer_and_files() {
+    let p = fake_project(&[("a", "master")], 112, 0);
+    let go = p.path().join("go");
+    std::fs::write(go.join("src/fake/unstable"), "").unwrap();
+    crate::support::commit_all(&go, "fake: unstable builds", "2026-03-05T00:00:00Z");
+    git(p.path(), &["init", "-q"], "2026-01-01T00:00:00Z");
+    p.ok(&["bench", "--matrix", "--no-upload"]);
+    let (_, original) = docs(p.path()).pop().unwrap();
+    let hash = &original.provenance.image.hash;
+    let out = p.xtask(&["reproduce", &hash[..12], "--rebuild", "--runs", "2"]);
+    let text = format!("{}{}{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(": present, image ") && text.contains("identical to the recorded one"), "the toolchain is kept:\n{text}");
+    assert!(text.contains(": rebuilt, image ") && text.contains("differs from the recorded"), "{text}");
+    let layers = original.provenance.image.layers.len();
+    assert!(text.contains(&format!("layer {} differs", layers - 1)), "the go-std layer on top:\n{text}");
+    assert!(text.contains("~ /opt/gostd/strconv.test"), "the test binary differs:\n{text}");
+    let (_, doc) = docs(p.path()).into_iter().find(|(_, d)| d.reproduces.is_some()).unwrap();
+    let check = &doc.reproduces.unwrap().images[1];
+    assert!(!check.identical && check.differing_files.contains(&"~ /opt/gostd/strconv.test".to_string()), "{check:?}");
+    assert!(podman(&["image", "exists", &format!("localhost/gobench/rebuild:{hash}")]).status.code() == Some(1), "the rebuild is removed");
+    assert!(podman(&["image", "exists", &original.provenance.image.tag]).status.success(), "the original stays");
+    podman(&["rmi", &original.provenance.image.tag]);
+}
