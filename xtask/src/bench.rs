@@ -150,7 +150,10 @@ fn upload_after_bench(sh: &Shell, paths: &Paths, config: &Config) {
 
 /// `go version` in a toolchain image.
 pub fn go_version_of(sh: &Shell, tag: &str) -> Result<String> {
-    let v = cmd!(sh, "podman run --rm --network=none {tag} go version").quiet().read().with_context(|| format!("running `go version` in {tag}"))?;
+    let v = cmd!(sh, "podman run --rm --network=none {tag} go version")
+        .quiet()
+        .read()
+        .with_context(|| format!("running `go version` in {tag}"))?;
     Ok(v.trim().to_string())
 }
 

@@ -77,6 +77,27 @@ fn run_label() -> String {
     format!("{RUN_LABEL}={}", std::process::id())
 }
 
+/// Removes the run containers of processes that are gone (a killed
+/// `serve` or `bench`); returns their names. Containers of live processes
+/// are left alone.
+pub fn remove_orphans() -> Result<Vec<String>> {
+    let filter = format!("label={RUN_LABEL}");
+    let format = format!("{{{{.Names}}}} {{{{index .Labels \"{RUN_LABEL}\"}}}}");
+    let out = podman::command().args(["ps", "--all", "--filter", &filter, "--format", &format]).output().context("running podman ps")?;
+    anyhow::ensure!(out.status.success(), "podman ps failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    let mut removed = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((name, pid)) = line.split_once(' ') else { continue };
+        if std::path::Path::new("/proc").join(pid.trim()).exists() {
+            continue;
+        }
+        let rm = podman::command().args(["rm", "--force", "--ignore", "--time", "0", name]).output().context("running podman rm")?;
+        anyhow::ensure!(rm.status.success(), "podman rm {name} failed: {}", String::from_utf8_lossy(&rm.stderr).trim());
+        removed.push(name.to_string());
+    }
+    Ok(removed)
+}
+
 fn unique_name(role: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     format!("gobench-{}-{}-{role}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))

@@ -214,7 +214,9 @@ fn build_side(
             let image = plan::toolchain_image(config, master).map_err(anyhow::Error::msg)?;
             gen::write_image(paths, &image)?;
             let id = build::build_one(sh, paths, config, &image, "[toolchain]", cancel)?;
-            let url = workload.url().with_context(|| format!("workload `{}` has no source repository to build commits of", workload.name.get_ref()))?;
+            let url = workload
+                .url()
+                .with_context(|| format!("workload `{}` has no source repository to build commits of", workload.name.get_ref()))?;
             let git_ref = first_ref.clone().with_context(|| format!("workload `{}` pins no ref", workload.name.get_ref()))?;
             let location = paths.source_location(url);
             let mirror = git::ensure_mirror(sh, &paths.cache, &location, &[sha])?;
