@@ -148,6 +148,15 @@ fn upload_after_bench(sh: &Shell, paths: &Paths, config: &Config) {
     }
 }
 
+/// `go version` in a toolchain image.
+pub fn go_version_of(sh: &Shell, tag: &str) -> Result<String> {
+    let v = cmd!(sh, "podman run --rm --network=none {tag} go version")
+        .quiet()
+        .read()
+        .with_context(|| format!("running `go version` in {tag}"))?;
+    Ok(v.trim().to_string())
+}
+
 /// What every document of an invocation shares.
 struct Shared<'a> {
     host: gobench_core::schema::Host,
@@ -165,11 +174,7 @@ impl<'a> Shared<'a> {
             let tc = &cell.toolchain;
             if !go_version.contains_key(tc) {
                 let tag = &plan.image(tc).expect("cells name planned images").tag;
-                let v = cmd!(sh, "podman run --rm --network=none {tag} go version")
-                    .quiet()
-                    .read()
-                    .with_context(|| format!("running `go version` in {tag}"))?;
-                go_version.insert(tc.clone(), v.trim().to_string());
+                go_version.insert(tc.clone(), go_version_of(sh, tag)?);
             }
         }
         Ok(Shared { host: host::describe()?, toolkit: host::toolkit(sh), go_version, plan, built })

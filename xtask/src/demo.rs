@@ -67,7 +67,15 @@ impl flags::Demo {
         let measured = bench::bench(&demo, &config_, &lock, &plan, &cells, &built, &options, &cancel)?;
         // The first benchmark's two toolchains, side by side.
         if let [a, b, ..] = &measured[..] {
-            print!("{}", gobench_core::analysis::compare::render_text(&pipeline::compare(&a.label, &a.doc, &b.label, &b.doc)));
+            print!(
+                "{}",
+                gobench_core::analysis::compare::render_text(&pipeline::compare(
+                    &a.label,
+                    &a.loaded(&demo.root),
+                    &b.label,
+                    &b.loaded(&demo.root)
+                ))
+            );
         }
         println!("\nresults are committed in {}:", dir.display());
         println!("  git -C {} log --stat -1", dir.display());

@@ -34,12 +34,7 @@ impl flags::Lock {
             if w.kind == "go" {
                 new.go.push(lock_go(sh, &mirror, w, sha, commit_time)?);
             } else {
-                let modules = git::ls_tree(sh, &mirror, &sha)?
-                    .into_iter()
-                    .filter(|p| lock::is_mod_path(p))
-                    .map(|p| Ok(ModFile::parse(&p, &git::show(sh, &mirror, &sha, &p)?.unwrap_or_default())))
-                    .collect::<Result<Vec<_>>>()?;
-                new.workload.push(LockedWorkload { name: w.name, url: w.url, git_ref: w.git_ref, sha, commit_time, modules });
+                new.workload.push(lock_workload(sh, &mirror, w, sha, commit_time)?);
             }
         }
         let text = new.to_toml();
@@ -77,6 +72,17 @@ pub fn lock_go(sh: &Shell, mirror: &std::path::Path, w: lock::Wanted, sha: Strin
         None => Some(goversion::devel_string(minor, &git::log1(sh, mirror, &sha, "%h %cd")?)),
     };
     Ok(LockedGo { name: w.name, url: w.url, git_ref: w.git_ref, sha, commit_time, version_file, minor, devel })
+}
+
+/// The locked entry of workload commit `sha` in `mirror`, with its go.mod
+/// and go.work files.
+pub fn lock_workload(sh: &Shell, mirror: &std::path::Path, w: lock::Wanted, sha: String, commit_time: String) -> Result<LockedWorkload> {
+    let modules = git::ls_tree(sh, mirror, &sha)?
+        .into_iter()
+        .filter(|p| lock::is_mod_path(p))
+        .map(|p| Ok(ModFile::parse(&p, &git::show(sh, mirror, &sha, &p)?.unwrap_or_default())))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(LockedWorkload { name: w.name, url: w.url, git_ref: w.git_ref, sha, commit_time, modules })
 }
 
 /// Makes the lock when there is none yet (a fresh clone), so the main job is

@@ -9,7 +9,7 @@
 //!   document as every run finishes;
 //! - [`compare`]: compare two documents' runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gobench_core::analysis::{compare as table, Loaded};
@@ -97,11 +97,23 @@ pub fn measure_more(sh: &Shell, cancel: &Cancel, cell: &mut CellRuns, n: u32) ->
     Ok(measure(sh, cancel, std::slice::from_mut(cell), &order)?.into_iter().map(|(_, r)| r).collect())
 }
 
-/// The benchstat-style comparison of two documents' valid runs.
-pub fn compare(a_label: &str, a: &ResultDoc, b_label: &str, b: &ResultDoc) -> table::CompareReport {
-    let wrap = |doc: &ResultDoc| Loaded { path: doc.cell.clone(), doc: doc.clone() };
-    let (a, b) = (wrap(a), wrap(b));
-    table::compare(a_label, &[&a], b_label, &[&b], &table::TableConfig::default())
+impl CellRuns {
+    /// The document as `compare` reads it: named by its file relative to
+    /// `root` (so two cells saved in one invocation directory are paired),
+    /// or by its cell when it is kept in memory only.
+    pub fn loaded(&self, root: &Path) -> Loaded {
+        let path = match &self.path {
+            Some(p) => p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/"),
+            None => self.doc.cell.clone(),
+        };
+        Loaded { path, doc: self.doc.clone() }
+    }
+}
+
+/// The benchstat-style comparison of two documents' valid runs; runs of two
+/// documents of one invocation directory are also compared pair by pair.
+pub fn compare(a_label: &str, a: &Loaded, b_label: &str, b: &Loaded) -> table::CompareReport {
+    table::compare(a_label, &[a], b_label, &[b], &table::TableConfig::default())
 }
 
 fn describe(r: &gobench_core::schema::Run) -> String {

@@ -133,7 +133,7 @@ impl Args {
         cell.doc.reproduces = Some(Reproduction { of: original.path.clone(), images: checks, verdict: verdict.clone() });
         write_atomic(&path, (serde_json::to_string_pretty(&cell.doc)? + "\n").as_bytes())?;
 
-        print!("{}", table::render_text(&pipeline::compare("recorded", &original.doc, "rerun", &cell.doc)));
+        print!("{}", table::render_text(&pipeline::compare("recorded", &original, "rerun", &cell.loaded(&paths.root))));
         println!("verdict: {}: {}", verdict.outcome.describe(), verdict.reason);
         if let Some(floor) = verdict.noise_floor_pct {
             println!("noise floor: the runs of one side spread over {floor:.1}% of their median; smaller differences cannot be told from noise here");

@@ -69,6 +69,35 @@ impl Drop for Containers {
     }
 }
 
+/// The label every run container carries, valued with the process ID, so a
+/// killed process's containers can be found and removed (`serve` does at start).
+pub const RUN_LABEL: &str = "io.gobench.run";
+
+fn run_label() -> String {
+    format!("{RUN_LABEL}={}", std::process::id())
+}
+
+/// Removes the run containers of processes that are gone (a killed
+/// `serve` or `bench`); returns their names. Containers of live processes
+/// are left alone.
+pub fn remove_orphans() -> Result<Vec<String>> {
+    let filter = format!("label={RUN_LABEL}");
+    let format = format!("{{{{.Names}}}} {{{{index .Labels \"{RUN_LABEL}\"}}}}");
+    let out = podman::command().args(["ps", "--all", "--filter", &filter, "--format", &format]).output().context("running podman ps")?;
+    anyhow::ensure!(out.status.success(), "podman ps failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    let mut removed = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((name, pid)) = line.split_once(' ') else { continue };
+        if std::path::Path::new("/proc").join(pid.trim()).exists() {
+            continue;
+        }
+        let rm = podman::command().args(["rm", "--force", "--ignore", "--time", "0", name]).output().context("running podman rm")?;
+        anyhow::ensure!(rm.status.success(), "podman rm {name} failed: {}", String::from_utf8_lossy(&rm.stderr).trim());
+        removed.push(name.to_string());
+    }
+    Ok(removed)
+}
+
 fn unique_name(role: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     format!("gobench-{}-{}-{role}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
@@ -94,7 +123,7 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
     let client = unique_name("client");
     guard.names.push(client.clone());
     let mut run = podman::command();
-    run.args(["run", "--detach", "--name", &client, "--network", &client_network]);
+    run.args(["run", "--detach", "--name", &client, "--label", &run_label(), "--network", &client_network]);
     if let Some(cpus) = &spec.client_cpus {
         run.args(["--cpuset-cpus", cpus]);
     }
@@ -128,7 +157,7 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
 fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers, cancel: &Cancel) -> Result<String> {
     let name = unique_name("server");
     let mut c = podman::command();
-    c.args(["run", "--detach", "--name", &name, "--network", "none"]);
+    c.args(["run", "--detach", "--name", &name, "--label", &run_label(), "--network", "none"]);
     match spec.data_dir {
         DataDir::Tmpfs => {
             c.args(["--tmpfs", &format!("{DATA_DIR}:rw,mode=0700")]);

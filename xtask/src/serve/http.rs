@@ -137,7 +137,12 @@ impl Site {
                 let Some(job) = p["/jobs/".len()..].parse().ok().map(|id| self.queue.get(id)).transpose()?.flatten() else {
                     return Ok(text(404, "no such job\n"));
                 };
-                Ok(html(self.pages.job(&job)?))
+                // A test job shows the stored master set beside its comparison.
+                let master = match job.spec.kind {
+                    gobench_core::job::JobKind::Test => self.queue.master()?.filter(|m| m.id != job.id),
+                    gobench_core::job::JobKind::NewMaster => None,
+                };
+                Ok(html(self.pages.job(&job, master.as_ref())?))
             }
             (&Method::GET, p) if p.starts_with("/files/") => Ok(self.file(&p["/files/".len()..])),
             (_, "/webhook" | "/healthz" | "/") => Ok(text(405, "method not allowed\n")),

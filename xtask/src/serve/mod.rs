@@ -5,8 +5,9 @@
 //! - the worker: claims one job at a time and hands it to the [`runner`];
 //! - the reporter: sends the commit statuses and PR comments jobs owe ([`github`]).
 //!
-//! At start a job a stopped server left running goes back to the queue (or
-//! fails after `max_attempts`); queued jobs stay queued.
+//! At start the run containers of stopped processes are removed (found by
+//! their `io.gobench.run` label), then a job a stopped server left running
+//! goes back to the queue (or fails after `max_attempts`); queued jobs stay queued.
 
 mod github;
 mod http;
@@ -78,6 +79,11 @@ impl flags::Serve {
         };
         let path = queue_path(paths);
         let queue = Queue::open(&path)?;
+        // Before recovery: a job put back in the queue must not meet the
+        // containers of its killed first attempt.
+        for name in crate::run::remove_orphans()? {
+            eprintln!("serve: removed container {name}, left by a stopped process");
+        }
         let now = now();
         for job in queue.in_state(State::Running)? {
             if let Ok(((), job)) = queue.modify(job.id, |j| j.recover(&now))? {

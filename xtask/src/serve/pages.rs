@@ -69,6 +69,14 @@ const JOB: &str = r#"{% extends "layout.html" %}
 <td>{{ r.verdict }}</td><td>{{ r.note }}</td></tr>
 {% endfor %}
 </table>
+{% if m %}
+<h2>The master set: job <a href="/jobs/{{ m.id }}">#{{ m.id }}</a>, commit <code>{{ m.sha }}</code></h2>
+<table id="master">
+<tr><th>cell</th><th>metric</th><th>median</th><th>runs</th></tr>
+{% for r in m.rows %}<tr><td>{{ r.cell }}</td><td>{{ r.metric }}</td><td class="num">{{ r.candidate }}</td><td class="num">{{ r.candidate_n }}</td></tr>
+{% endfor %}
+</table>
+{% endif %}
 <h2>Files</h2>
 <ul>{% for f in c.files %}<li><a href="/files/{{ f }}">{{ f }}</a></li>{% endfor %}
 {% if c.report %}<li><a href="/files/{{ c.report }}">report: {{ c.report }}</a></li>{% endif %}</ul>
@@ -186,42 +194,57 @@ impl Pages {
         self.env.get_template("index.html")?.render(ctx).context("rendering the job list")
     }
 
-    pub fn job(&self, job: &Job) -> Result<String> {
-        let c = job.comparison.as_ref().map(|c| {
-            let median = |s: &Option<gobench_core::stats::Summary>| s.as_ref().map_or("–".to_string(), |s| fmt_num(s.median));
-            let n = |s: &Option<gobench_core::stats::Summary>| s.as_ref().map_or(String::new(), |s| s.n.to_string());
-            ComparisonView {
-                summary: c.summary(),
-                baseline: c.baseline.clone(),
-                candidate: c.candidate.clone(),
-                rows: c
-                    .rows
-                    .iter()
-                    .map(|r| {
-                        let verdict = verdict_text(r.verdict);
-                        RowView {
-                            cell: r.cell.clone(),
-                            metric: format!("{} ({})", r.metric, r.unit),
-                            baseline: median(&r.baseline),
-                            baseline_n: n(&r.baseline),
-                            candidate: median(&r.candidate),
-                            candidate_n: n(&r.candidate),
-                            delta: r.delta_pct.map_or("–".into(), gobench_core::analysis::fmt_pct),
-                            p: r.p_value.map_or("–".into(), |p| format!("{p:.3}")),
-                            verdict,
-                            verdict_class: verdict_class(verdict),
-                            note: r.note.clone().unwrap_or_default(),
-                        }
-                    })
-                    .collect(),
-                files: c.files.clone(),
-                report: c.report.clone(),
-            }
+    /// A job's page; `master`: the stored master set, shown beside a test job.
+    pub fn job(&self, job: &Job, master: Option<&Job>) -> Result<String> {
+        let m = master.and_then(|m| {
+            Some(MasterView { id: m.id, sha: m.spec.sha.chars().take(12).collect(), rows: comparison_view(m.comparison.as_ref()?).rows })
         });
+        let c = job.comparison.as_ref().map(comparison_view);
         self.env
             .get_template("job.html")?
-            .render(context! { j => Serde(view(job)), c => Serde(c) })
+            .render(context! { j => Serde(view(job)), c => Serde(c), m => Serde(m) })
             .with_context(|| format!("rendering job {}", job.id))
+    }
+}
+
+#[derive(Serialize)]
+struct MasterView {
+    id: u64,
+    sha: String,
+    rows: Vec<RowView>,
+}
+
+fn comparison_view(c: &gobench_core::job::Comparison) -> ComparisonView {
+    {
+        let median = |s: &Option<gobench_core::stats::Summary>| s.as_ref().map_or("–".to_string(), |s| fmt_num(s.median));
+        let n = |s: &Option<gobench_core::stats::Summary>| s.as_ref().map_or(String::new(), |s| s.n.to_string());
+        ComparisonView {
+            summary: c.summary(),
+            baseline: c.baseline.clone(),
+            candidate: c.candidate.clone(),
+            rows: c
+                .rows
+                .iter()
+                .map(|r| {
+                    let verdict = verdict_text(r.verdict);
+                    RowView {
+                        cell: r.cell.clone(),
+                        metric: format!("{} ({})", r.metric, r.unit),
+                        baseline: median(&r.baseline),
+                        baseline_n: n(&r.baseline),
+                        candidate: median(&r.candidate),
+                        candidate_n: n(&r.candidate),
+                        delta: r.delta_pct.map_or("–".into(), gobench_core::analysis::fmt_pct),
+                        p: r.p_value.map_or("–".into(), |p| format!("{p:.3}")),
+                        verdict,
+                        verdict_class: verdict_class(verdict),
+                        note: r.note.clone().unwrap_or_default(),
+                    }
+                })
+                .collect(),
+            files: c.files.clone(),
+            report: c.report.clone(),
+        }
     }
 }
 
@@ -246,7 +269,7 @@ mod tests {
         let mut job = Job::new(spec, "webhook <img src=x onerror=alert(1)>".into(), 3, "2026-12-01T00:00:00Z");
         job.id = 9;
         let pages = Pages::new().unwrap();
-        let html = pages.job(&job).unwrap();
+        let html = pages.job(&job, None).unwrap();
         assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt; &amp; &quot;more&quot;"), "{html}");
         let index = pages.index(&Watched { repository: "etcd-io/etcd", role: "workload", benchmark: "put" }, &[job]).unwrap();

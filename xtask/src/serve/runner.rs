@@ -8,13 +8,26 @@
 //! compares. [`TestDouble`] stands in for it in the orchestration tests only;
 //! it is chosen when `GOBENCH_SERVE_TEST_RUNNER` is set.
 
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
+use gobench_core::analysis::compare as table;
+use gobench_core::config::{Config, Workload};
+use gobench_core::document::{self, Head};
 use gobench_core::job::{Comparison, JobKind, Role, Row};
+use gobench_core::lock::{Lock, LockedGo, LockedWorkload, Wanted};
+use gobench_core::plan::{self, Cell, Image};
+use gobench_core::results;
+use gobench_core::schema::ImageRef;
+use gobench_core::spec::RunSpec;
 use gobench_core::stats::{self, Verdict};
+use xshell::Shell;
 
+use crate::cancel::Cancel;
 use crate::paths::Paths;
+use crate::pipeline::{self, CellRuns};
+use crate::{bench, build, gen, git, host, podman};
 
 /// What one job asks the pipeline to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,25 +65,178 @@ pub fn select(paths: &Paths) -> Result<Box<dyn Runner>> {
             eprintln!("serve: jobs run on the test double (${TEST_RUNNER_ENV}={secs}), not the measuring pipeline");
             Ok(Box::new(TestDouble { duration: Duration::from_secs_f64(secs), log: std::env::var_os(TEST_RUNNER_LOG_ENV).map(Into::into) }))
         }
-        Err(_) => Ok(Box::new(Pipeline { _paths: paths.clone() })),
+        Err(_) => Ok(Box::new(Pipeline { paths: paths.clone() })),
     }
 }
 
-/// The measuring pipeline: the adapter to build a toolchain image for a
-/// SHA, measure the cell N times against the baseline and compare the runs.
-/// It gets the project's paths (config, lock, cache, results) at start.
+/// The measuring pipeline: builds the candidate and the baseline (a cached
+/// image is found by its hash, not rebuilt), runs both interleaved in one
+/// invocation directory so their runs are paired, commits the documents and
+/// compares them.
 struct Pipeline {
-    _paths: Paths,
+    paths: Paths,
 }
 
 impl Runner for Pipeline {
-    fn run(&self, work: &Work, _cancelled: &dyn Fn() -> bool) -> Result<Comparison> {
-        anyhow::bail!(
-            "job {}: serve is not connected to the measuring pipeline yet; jobs are queued and reported, \
-             but cannot be measured by this build",
-            work.job
-        )
+    fn run(&self, work: &Work, cancelled: &dyn Fn() -> bool) -> Result<Comparison> {
+        // The job runs on a thread of its own; this one turns `cancelled`
+        // into the token that stops builds and runs cleanly.
+        let cancel = Cancel::new();
+        std::thread::scope(|s| {
+            let job = s.spawn(|| measure_job(&self.paths, work, &cancel));
+            while !job.is_finished() {
+                if !cancel.is_cancelled() && cancelled() {
+                    eprintln!("serve: job {} cancelled, stopping its build or run", work.job);
+                    cancel.cancel();
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            job.join().unwrap_or_else(|_| Err(anyhow::anyhow!("job {}: the measuring thread panicked", work.job)))
+        })
     }
+}
+
+/// One side of a job, built: the Go it was built with, its workload commit
+/// (workloads with a source) and its images.
+struct Side {
+    go: LockedGo,
+    workload: Option<LockedWorkload>,
+    toolchain: (Image, String),
+    image: (Image, String),
+}
+
+fn measure_job(paths: &Paths, work: &Work, cancel: &Cancel) -> Result<Comparison> {
+    let sh = podman::shell()?;
+    let (config, lock) = paths.load_pinned()?;
+    let bench = config.benchmark(&work.benchmark).with_context(|| format!("[serve] benchmark `{}` is not configured", work.benchmark))?;
+    let workload = config.workload(bench.workload.get_ref()).context("the benchmark's workload is not configured")?;
+    let candidate = build_side(&sh, paths, &config, &lock, work.role, workload, &work.sha, cancel)?;
+    let baseline = work.baseline.as_deref().map(|b| build_side(&sh, paths, &config, &lock, work.role, workload, b, cancel)).transpose()?;
+    cancel.check()?;
+
+    let dir = paths.results.join(results::invocation_dir(&crate::run::rfc3339(SystemTime::now())));
+    let (host, toolkit) = (host::describe()?, host::toolkit(&sh));
+    let mut cells = Vec::new();
+    for (name, side) in [("baseline", baseline.as_ref()), ("candidate", Some(&candidate))] {
+        let Some(side) = side else { continue };
+        let cell = Cell {
+            go: side.go.name.clone(),
+            workload: workload.name.get_ref().clone(),
+            workload_ref: side.workload.as_ref().map(|w| w.git_ref.clone()),
+            benchmark: bench.name.get_ref().clone(),
+            image: side.image.0.hash.clone(),
+            toolchain: side.toolchain.0.hash.clone(),
+        };
+        let spec = RunSpec::for_cell(&config, &cell, &side.image.1).map_err(anyhow::Error::msg)?;
+        let image_ref = |(image, id): &(Image, String)| -> Result<ImageRef> {
+            Ok(ImageRef { hash: image.hash.clone(), id: id.clone(), tag: image.tag.clone(), layers: podman::layers(&sh, &image.tag)? })
+        };
+        let head = Head {
+            cell: cell.clone(),
+            spec: spec.clone(),
+            runs_requested: bench.runs,
+            go_version: bench::go_version_of(&sh, &side.toolchain.0.tag)?,
+            image: image_ref(&side.image)?,
+            toolchain_image: image_ref(&side.toolchain)?,
+            toolkit: toolkit.clone(),
+            host: host.clone(),
+        };
+        let doc = document::start_with(&config, &side.go, side.workload.as_ref(), head).map_err(anyhow::Error::msg)?;
+        // Both sides of a workload job have the same cell: the file names tell them apart.
+        let path = Some(dir.join(results::file_name(&format!("{}.job-{}-{name}", cell.id(), work.job))));
+        cells.push(CellRuns { label: format!("{name} {}", cell.id()), spec, doc, path });
+    }
+    let order = results::interleave(&vec![bench.runs; cells.len()]);
+    pipeline::measure(&sh, cancel, &mut cells, &order)?;
+    cancel.check()?;
+
+    let files: Vec<PathBuf> = cells.iter().filter_map(|c| c.path.clone()).filter(|p| p.exists()).collect();
+    let mut to_commit = files.clone();
+    for side in std::iter::once(&candidate).chain(&baseline) {
+        for hash in [&side.image.0.hash, &side.toolchain.0.hash] {
+            for ext in ["Containerfile", "json", "recipe.toml"] {
+                let recipe = paths.containerfiles.join(format!("{hash}.{ext}"));
+                if recipe.exists() && !to_commit.contains(&recipe) {
+                    to_commit.push(recipe);
+                }
+            }
+        }
+    }
+    let message = format!("results: serve job {} ({} {})\n", work.job, work.role.as_str(), &work.sha[..12.min(work.sha.len())]);
+    if !git::commit_files(&sh, &paths.root, &to_commit, &message)? {
+        eprintln!("serve: {} is not in a git repository; job {}'s results were written but not committed", paths.root.display(), work.job);
+    }
+    let rel = |p: &PathBuf| p.strip_prefix(&paths.root).unwrap_or(p).to_string_lossy().replace('\\', "/");
+    let files: Vec<String> = files.iter().map(rel).collect();
+    let short = |sha: &str| sha[..12.min(sha.len())].to_string();
+    let candidate_label = short(&work.sha);
+    let report = match (&work.baseline, &cells[..]) {
+        (Some(b), [base, cand]) => {
+            pipeline::compare(&format!("master {}", short(b)), &base.loaded(&paths.root), &candidate_label, &cand.loaded(&paths.root))
+        }
+        _ => {
+            let cand = cells.last().expect("the candidate is always measured").loaded(&paths.root);
+            table::compare("nothing (first master set)", &[], &candidate_label, &[&cand], &table::TableConfig::default())
+        }
+    };
+    let mut comparison = Comparison::from_report(&report, files, None);
+    if work.baseline.is_none() {
+        for row in &mut comparison.rows {
+            row.note = Some("no master set yet: these runs are the master set".into());
+        }
+    }
+    Ok(comparison)
+}
+
+/// Builds one side: for role `go` a toolchain of Go commit `sha` and the
+/// workload (at its first pinned ref) on it; for role `workload` workload
+/// commit `sha` on the master Go (the first Go of the matrix).
+#[allow(clippy::too_many_arguments)]
+fn build_side(
+    sh: &Shell,
+    paths: &Paths,
+    config: &Config,
+    lock: &Lock,
+    role: Role,
+    workload: &Workload,
+    sha: &str,
+    cancel: &Cancel,
+) -> Result<Side> {
+    let master_name = config.matrix.go.first().context("the matrix names no Go; add one to [matrix] go")?.get_ref();
+    let master = lock.go_entry(master_name).with_context(|| format!("go `{master_name}` is not in the lock; run `cargo xtask lock`"))?;
+    let first_ref = workload.refs.first().map(|r| r.get_ref().clone());
+    let (go, toolchain, lock, wref) = match role {
+        Role::Go => {
+            let (go, image, id) = pipeline::toolchain_for_sha(sh, paths, config, &master.url, sha, cancel)?;
+            (go, (image, id), lock.clone(), first_ref)
+        }
+        Role::Workload => {
+            let image = plan::toolchain_image(config, master).map_err(anyhow::Error::msg)?;
+            gen::write_image(paths, &image)?;
+            let id = build::build_one(sh, paths, config, &image, "[toolchain]", cancel)?;
+            let url = workload
+                .url()
+                .with_context(|| format!("workload `{}` has no source repository to build commits of", workload.name.get_ref()))?;
+            let git_ref = first_ref.clone().with_context(|| format!("workload `{}` pins no ref", workload.name.get_ref()))?;
+            let location = paths.source_location(url);
+            let mirror = git::ensure_mirror(sh, &paths.cache, &location, &[sha])?;
+            let sha = git::resolve(sh, &mirror, sha, url)?;
+            let commit_time = git::commit_time(sh, &mirror, &sha)?;
+            // The commit stands in for the pinned ref, so that both sides
+            // have the same cell and their rows and runs are compared.
+            let wanted = Wanted { kind: "workload", name: workload.name.get_ref().clone(), url: url.to_string(), git_ref: git_ref.clone() };
+            let locked = crate::lock::lock_workload(sh, &mirror, wanted, sha, commit_time)?;
+            let mut lock = lock.clone();
+            lock.workload.retain(|w| !(w.name == locked.name && w.git_ref == git_ref));
+            lock.workload.push(locked);
+            (master.clone(), (image, id), lock, Some(git_ref))
+        }
+    };
+    let image = plan::workload_image(config, &lock, &go, &toolchain.0, workload, wref.as_deref()).map_err(anyhow::Error::msg)?;
+    gen::write_image(paths, &image)?;
+    let id = build::build_one(sh, paths, config, &image, "[workload]", cancel)?;
+    let workload_entry = wref.as_deref().and_then(|r| lock.workload_entry(workload.name.get_ref(), r)).cloned();
+    Ok(Side { go, workload: workload_entry, toolchain, image: (image, id) })
 }
 
 /// Orchestration tests' stand-in: waits, then answers from the SHAs, so a

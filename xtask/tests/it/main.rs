@@ -10,6 +10,7 @@ mod pins;
 mod pipeline;
 mod reproduce;
 mod serve;
+mod serve_measured;
 mod signals;
 mod support;
 mod tidy;

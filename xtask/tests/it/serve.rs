@@ -81,15 +81,16 @@ fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A project with a `[serve]` table and the server process, restartable.
-struct Service {
-    project: Project,
+pub(crate) struct Service {
+    pub(crate) project: Project,
     port: u16,
-    runner_secs: f64,
+    /// The test double's seconds per job; `None`: the measuring pipeline.
+    runner_secs: Option<f64>,
     child: Option<Child>,
     log: PathBuf,
     runner_log: PathBuf,
@@ -106,9 +107,20 @@ impl Service {
                  api_url = \"{api_url}\"\nmax_attempts = {max_attempts}\n"
             )
         });
+        Service::on(project, port, Some(runner_secs))
+    }
+
+    /// A service on `project`, whose config already has a `[serve]` table
+    /// listening on `port`.
+    pub(crate) fn on(project: Project, port: u16, runner_secs: Option<f64>) -> Service {
         let log = project.path().join("serve.log");
         let runner_log = project.path().join("runner.log");
         Service { project, port, runner_secs, child: None, log, runner_log, http: client() }
+    }
+
+    /// The server's process ID while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     fn url(&self, path: &str) -> String {
@@ -121,19 +133,14 @@ impl Service {
         c
     }
 
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        let child = self
-            .command(&["serve"])
-            .env("GOBENCH_WEBHOOK_SECRET", SECRET)
-            .env("GITHUB_TOKEN", TOKEN)
-            .env("GOBENCH_SERVE_TEST_RUNNER", self.runner_secs.to_string())
-            .env("GOBENCH_SERVE_TEST_RUNNER_LOG", &self.runner_log)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let mut command = self.command(&["serve"]);
+        command.env("GOBENCH_WEBHOOK_SECRET", SECRET).env("GITHUB_TOKEN", TOKEN);
+        if let Some(secs) = self.runner_secs {
+            command.env("GOBENCH_SERVE_TEST_RUNNER", secs.to_string()).env("GOBENCH_SERVE_TEST_RUNNER_LOG", &self.runner_log);
+        }
+        let child = command.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
         self.child = Some(child);
         let start = Instant::now();
         loop {
@@ -147,14 +154,14 @@ impl Service {
     }
 
     /// SIGKILL: no cleanup, no chance to update the queue.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().unwrap();
             c.wait().unwrap();
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -195,38 +202,42 @@ impl Service {
         String::from_utf8_lossy(&answer[9..12]).parse().unwrap()
     }
 
-    fn deliver(&self, event: &str, delivery: &str, body: &Value) -> (u16, String) {
+    pub(crate) fn deliver(&self, event: &str, delivery: &str, body: &Value) -> (u16, String) {
         let body = body.to_string();
         self.post(event, delivery, body.as_bytes(), Some(sign(SECRET.as_bytes(), body.as_bytes())))
     }
 
-    fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) fn get(&self, path: &str) -> (u16, String) {
         let r = self.http.get(self.url(path)).send().unwrap();
         (r.status().as_u16(), r.text().unwrap())
     }
 
-    fn cli(&self, args: &[&str]) -> String {
+    pub(crate) fn cli(&self, args: &[&str]) -> String {
         let out = self.command(args).output().unwrap();
         assert!(out.status.success(), "xtask {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn jobs(&self) -> Vec<Value> {
+    pub(crate) fn jobs(&self) -> Vec<Value> {
         serde_json::from_str(&self.cli(&["job", "list", "--json"])).unwrap()
     }
 
-    fn job(&self, id: u64) -> Value {
+    pub(crate) fn job(&self, id: u64) -> Value {
         serde_json::from_str(&self.cli(&["job", "show", &id.to_string(), "--json"])).unwrap()
     }
 
-    fn wait_state(&self, id: u64, state: &str) -> Value {
+    pub(crate) fn wait_state(&self, id: u64, state: &str) -> Value {
+        self.wait_state_for(id, state, Duration::from_secs(60))
+    }
+
+    pub(crate) fn wait_state_for(&self, id: u64, state: &str, limit: Duration) -> Value {
         let start = Instant::now();
         loop {
             let job = self.job(id);
             if job["state"] == state {
                 return job;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "job {id} is not {state}: {job:#}\n{}", self.log());
+            assert!(start.elapsed() < limit, "job {id} is not {state}: {job:#}\n{}", self.log());
             std::thread::sleep(Duration::from_millis(100));
         }
     }
