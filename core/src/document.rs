@@ -154,6 +154,7 @@ pub fn start_with(config: &Config, go: &LockedGo, locked_workload: Option<&Locke
         host: head.host,
         runs: Vec::new(),
         reproduces: None,
+        pairing: None,
     })
 }
 
@@ -178,6 +179,7 @@ pub fn restart(old: &ResultDoc, image: ImageRef, toolchain_image: ImageRef, tool
         host,
         runs: Vec::new(),
         reproduces: None,
+        pairing: None,
         ..old.clone()
     }
 }
