@@ -41,6 +41,7 @@ pub enum Cmd {
     Reproduce(crate::reproduce::Args),
     Compare(crate::compare::Args),
     Detect(crate::detect::Args),
+    Noise(crate::noise::Args),
     Report(crate::report::Args),
     Export(crate::export::Args),
     Upload(crate::upload::Upload),

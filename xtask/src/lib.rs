@@ -17,6 +17,7 @@ pub mod git;
 pub mod host;
 pub mod lock;
 pub mod monitor;
+pub mod noise;
 pub mod paths;
 pub mod pipeline;
 pub mod podman;
