@@ -154,6 +154,7 @@ pub fn start_with(config: &Config, go: &LockedGo, locked_workload: Option<&Locke
         host: head.host,
         runs: Vec::new(),
         reproduces: None,
+        pairing: None,
     })
 }
 
@@ -178,7 +179,51 @@ pub fn restart(old: &ResultDoc, image: ImageRef, toolchain_image: ImageRef, tool
         host,
         runs: Vec::new(),
         reproduces: None,
+        pairing: None,
         ..old.clone()
+    }
+}
+
+/// A document for runs that are not a matrix cell (an A/A noise
+/// measurement): only the label, the spec and the host are known.
+pub fn scratch(label: &str, spec: RunSpec, host: Host) -> ResultDoc {
+    let go = GoProvenance {
+        name: String::new(),
+        git_ref: String::new(),
+        url: String::new(),
+        sha: String::new(),
+        commit_time: String::new(),
+        version: String::new(),
+        devel: None,
+    };
+    let workload = WorkloadProvenance { name: String::new(), kind: String::new(), git_ref: None, url: None, sha: None };
+    let image = ImageRef { id: spec.image.clone(), ..ImageRef::default() };
+    let toolkit = Toolkit { commit: String::new(), dirty: false };
+    ResultDoc {
+        schema: RESULT_SCHEMA.to_string(),
+        started: String::new(),
+        ended: String::new(),
+        commithash: String::new(),
+        cell: label.to_string(),
+        benchmark: String::new(),
+        results: Default::default(),
+        metrics: BTreeMap::new(),
+        provenance: Provenance {
+            go,
+            workload,
+            image,
+            toolchain_image: ImageRef::default(),
+            toolkit,
+            command: spec.client_command(),
+            server_cpus: spec.server_cpus.clone(),
+            client_cpus: spec.client_cpus.clone(),
+            spec: Some(spec),
+            runs_requested: None,
+        },
+        host,
+        runs: Vec::new(),
+        reproduces: None,
+        pairing: None,
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::config::WorkloadKind;
 use crate::parse::{self, RunExit, Validity};
-use crate::schema::{Metric, SeedLatency, SeedResults};
+use crate::schema::{Metric, ResultDoc, Run, SeedLatency, SeedResults};
 use crate::stats::{self, Direction};
 
 /// The verdict and metric values of one run's output.
@@ -116,13 +116,54 @@ pub fn seed_results(benchmark_args: &[String], metrics: &BTreeMap<String, Metric
     SeedResults { rps: if is_stm { None } else { rps }, rps_stm: if is_stm { rps } else { None }, latency }
 }
 
-/// The order of a matrix's runs: repetition by repetition, every cell once
-/// per repetition, so slow drift of a noisy machine hits every Go ref alike
-/// (A B A B, not A A B B). `runs[i]` is how many runs cell `i` wants; the
-/// result lists `(cell, repetition)`.
-pub fn interleave(runs: &[u32]) -> Vec<(usize, u32)> {
-    let max = runs.iter().copied().max().unwrap_or(0);
-    (0..max).flat_map(|rep| runs.iter().enumerate().filter(move |(_, n)| rep < **n).map(move |(i, _)| (i, rep))).collect()
+/// The order of one round of a matrix's runs: repetition by repetition,
+/// every group once per repetition, so slow drift of a noisy machine hits
+/// every Go ref alike (A B B A, not A A B B). `groups` lists cell indices;
+/// a group of two cells (differing only in the Go ref) is a pair and runs in
+/// the orientation `firsts[g][r]` (from [`stats::pair_order`]), other groups
+/// in their listed order. Group `g` runs `firsts[g].len()` repetitions; cell
+/// `c`'s repetitions are numbered from `start[c]`. The result lists
+/// `(cell, repetition)`.
+pub fn paired_interleave(groups: &[Vec<usize>], start: &[u32], firsts: &[Vec<stats::First>]) -> Vec<(usize, u32)> {
+    let max = firsts.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for r in 0..max {
+        for (cells, fs) in groups.iter().zip(firsts).filter(|(_, fs)| r < fs.len()) {
+            let mut cells = cells.clone();
+            if cells.len() == 2 && fs[r] == stats::First::B {
+                cells.reverse();
+            }
+            out.extend(cells.into_iter().map(|c| (c, start[c] + r as u32)));
+        }
+    }
+    out
+}
+
+/// The valid pairs of two paired documents, by repetition: `(rep, a run, b run)`.
+pub fn valid_pairs<'d>(a: &'d ResultDoc, b: &'d ResultDoc) -> Vec<(u32, &'d Run, &'d Run)> {
+    a.runs
+        .iter()
+        .filter_map(|ra| Some((ra.index, ra, b.runs.iter().find(|rb| rb.index == ra.index)?)))
+        .filter(|(_, ra, rb)| ra.validity.valid && rb.validity.valid)
+        .collect()
+}
+
+/// The paired decision ([`stats::paired_decision`]) of every metric both
+/// documents' valid pairs have, `magnitude` being the change that still
+/// counts as SAME (0.03 = 3%).
+pub fn pair_decisions(a: &ResultDoc, b: &ResultDoc, magnitude: f64) -> BTreeMap<String, stats::Decision> {
+    let pairs = valid_pairs(a, b);
+    let names: std::collections::BTreeSet<&String> =
+        pairs.iter().flat_map(|(_, ra, rb)| ra.values.keys().filter(|k| rb.values.contains_key(*k))).collect();
+    names
+        .into_iter()
+        .map(|name| {
+            let (xa, xb): (Vec<f64>, Vec<f64>) =
+                pairs.iter().filter_map(|(_, ra, rb)| Some((*ra.values.get(name)?, *rb.values.get(name)?))).unzip();
+            let decision = stats::paired_compare(&xa, &xb).map_or(stats::Decision::Unknown, |c| stats::paired_decision(&c, magnitude));
+            (name.clone(), decision)
+        })
+        .collect()
 }
 
 /// The file name of a cell's result within an invocation's directory.
@@ -213,10 +254,18 @@ mod tests {
     }
 
     #[test]
-    fn interleaving_is_round_robin() {
-        assert_eq!(interleave(&[3, 3]), vec![(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2)]);
-        assert_eq!(interleave(&[1, 2]), vec![(0, 0), (1, 0), (1, 1)]);
-        assert_eq!(interleave(&[]), vec![]);
+    fn interleaving_pairs_by_orientation() {
+        use stats::First::{A, B};
+        // A pair (cells 0, 1) and a lone cell 2 (another benchmark).
+        let groups = vec![vec![0, 1], vec![2]];
+        let order = paired_interleave(&groups, &[0, 0, 0], &[vec![A, B, B], vec![A, A, A]]);
+        assert_eq!(order, vec![(0, 0), (1, 0), (2, 0), (1, 1), (0, 1), (2, 1), (1, 2), (0, 2), (2, 2)]);
+        // A refill round: the pair continues its numbering, the lone cell has none.
+        let order = paired_interleave(&groups, &[3, 3, 3], &[vec![B], vec![]]);
+        assert_eq!(order, vec![(1, 3), (0, 3)]);
+        // Unequal lengths run round-robin while each lasts.
+        assert_eq!(paired_interleave(&[vec![0], vec![1]], &[0, 0], &[vec![A], vec![A, A]]), vec![(0, 0), (1, 0), (1, 1)]);
+        assert_eq!(paired_interleave(&[], &[], &[]), vec![]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::parse::Validity;
 use crate::spec::RunSpec;
-use crate::stats::{Direction, Summary};
+use crate::stats::{Decision, Direction, First, StopReason, Summary};
 
 /// The `$schema` URN of result documents; Horreum finds its labels by it.
 pub const RESULT_SCHEMA: &str = "urn:gobench:result:1";
@@ -41,6 +41,39 @@ pub struct ResultDoc {
     /// reproduces, how its images came back, and the verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reproduces: Option<crate::reproduce::Reproduction>,
+    /// Set when the cell ran as pairs with a cell that differs only in the
+    /// Go ref: the recorded order of the pairs and why the runs stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<Pairing>,
+}
+
+/// How a cell's runs were paired with its partner's: repetition `i` of both
+/// cells is pair `i`, run in the order `order[i]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pairing {
+    /// The partner cell (`go/workload@ref/benchmark`).
+    pub with: String,
+    /// Which side this cell is: A runs first in an A-first pair.
+    pub side: First,
+    /// Round `k` (from 0) of pairs was ordered by `stats::pair_order(len, seed + k)`.
+    pub seed: u64,
+    /// Orientation of every pair, by repetition.
+    pub order: Vec<First>,
+    /// Repetitions whose pair was dropped because a run of it was invalid;
+    /// each was replaced by a new pair of the same orientation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<u32>,
+    /// Set by `bench --until-decided`: why no more pairs were run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
+}
+
+/// Why adaptive repetitions stopped, with the decision of every compared metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stopped {
+    pub reason: StopReason,
+    pub description: String,
+    pub decisions: BTreeMap<String, Decision>,
 }
 
 /// The fields the seed pipeline uploaded, kept so old Horreum labels work.

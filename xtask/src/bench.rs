@@ -14,6 +14,7 @@ use gobench_core::plan::{self, Cell, Plan};
 use gobench_core::results;
 use gobench_core::schema::ImageRef;
 use gobench_core::spec::RunSpec;
+use gobench_core::stats;
 use xshell::{cmd, Shell};
 
 use crate::build::{self, Built};
@@ -31,7 +32,13 @@ impl flags::Bench {
         let cells = self.select.cells(&plan)?;
         let built = build::build_images(paths, &config, &plan, &cells, &cancel)?;
         cancel.check()?;
-        let options = Options { runs: self.runs, commit: !self.no_commit, upload: !self.no_commit && !self.no_upload };
+        let options = Options {
+            runs: self.runs,
+            commit: !self.no_commit,
+            upload: !self.no_commit && !self.no_upload,
+            until_decided: self.until_decided.then_some((self.same_within, self.max_runs)),
+            pair_seed: self.pair_seed,
+        };
         bench(paths, &config, &lock, &plan, &cells, &built, &options, &cancel).map(|_| ())
     }
 }
@@ -40,6 +47,10 @@ pub struct Options {
     pub runs: Option<u32>,
     pub commit: bool,
     pub upload: bool,
+    /// `--until-decided`: the change that counts as SAME and the cap of pairs.
+    pub until_decided: Option<(f64, u32)>,
+    /// The seed of the pair order; `None`: from the clock.
+    pub pair_seed: Option<u64>,
 }
 
 /// Runs the cells whose images were built and keeps their documents (written
@@ -82,15 +93,28 @@ pub fn bench(
         states.push((cell, CellRuns { label: cell.id(), spec, doc, path }));
     }
 
-    // Cells that differ only in their Go ref run next to each other, so each
-    // repetition is A B for the same benchmark before moving on.
+    // Cells that differ only in their Go ref run next to each other, as pairs
+    // per repetition, so drift hits both alike; which one goes first is
+    // balanced and shuffled from a recorded seed.
     let bench_pos = |name: &str| config.matrix.benchmarks.iter().position(|b| b.get_ref() == name);
-    states.sort_by_key(|(c, _)| (bench_pos(&c.benchmark), c.workload_ref.clone()));
-    let counts: Vec<u32> = states.iter().map(|(c, _)| runs_of(c)).collect();
-    let order = results::interleave(&counts);
+    let key = |c: &Cell| (bench_pos(&c.benchmark), c.benchmark.clone(), c.workload_ref.clone());
+    states.sort_by_key(|(c, _)| key(c));
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, (c, _)) in states.iter().enumerate() {
+        match groups.last_mut() {
+            Some(g) if key(states[g[0]].0) == key(c) => g.push(i),
+            _ => groups.push(vec![i]),
+        }
+    }
+    let first = match options.until_decided {
+        Some((_, cap)) => vec![(stats::FIRST_ROUND as u32).min(cap); groups.len()],
+        None => groups.iter().map(|g| g.iter().map(|&i| runs_of(states[i].0)).max().unwrap_or(0)).collect(),
+    };
+    let seed = options.pair_seed.unwrap_or_else(clock_seed);
+    let rounds = pipeline::Rounds { first, until_decided: options.until_decided, seed };
     let cells_of: Vec<&Cell> = states.iter().map(|(c, _)| *c).collect();
     let mut states: Vec<CellRuns> = states.into_iter().map(|(_, s)| s).collect();
-    pipeline::measure(&sh, cancel, &mut states, &order)?;
+    pipeline::measure_pairs(&sh, cancel, &mut states, &groups, &rounds)?;
 
     let written: Vec<(&Cell, &CellRuns)> = cells_of.iter().copied().zip(&states).filter(|(_, s)| !s.doc.runs.is_empty()).collect();
     for (_, s) in &written {
@@ -132,6 +156,11 @@ pub fn bench(
         anyhow::bail!("{} cell(s) were not run because their image could not be built: {}", skipped.len(), skipped.join(", "));
     }
     Ok(states)
+}
+
+/// A pair-order seed nobody chose: the clock's nanoseconds.
+fn clock_seed() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Uploads pending results; a failure leaves them pending, it does not fail

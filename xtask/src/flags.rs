@@ -41,6 +41,7 @@ pub enum Cmd {
     Reproduce(crate::reproduce::Args),
     Compare(crate::compare::Args),
     Detect(crate::detect::Args),
+    Noise(crate::noise::Args),
     Report(crate::report::Args),
     Export(crate::export::Args),
     Upload(crate::upload::Upload),
@@ -134,6 +135,22 @@ pub struct Bench {
     /// Commit the results but do not upload them.
     #[arg(long)]
     pub no_upload: bool,
+    /// Keep adding pairs in rounds (10, 20, 40 ... in total) while a paired
+    /// metric is UNKNOWN; stop when every one is DIFFERENT or SAME, or at
+    /// `--max-runs`. Needs cells that differ only in the Go ref.
+    #[arg(long, conflicts_with = "runs")]
+    pub until_decided: bool,
+    /// The cap of `--until-decided`: most pairs per cell pair.
+    #[arg(long, value_name = "N", default_value_t = 80, requires = "until_decided")]
+    pub max_runs: u32,
+    /// The change that still counts as SAME for `--until-decided` (0.03 = the
+    /// 95% CI of the B/A ratio lies within 0.97..1.03).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.03, requires = "until_decided")]
+    pub same_within: f64,
+    /// Seed of the shuffled pair order (default: from the clock; recorded
+    /// in the documents either way).
+    #[arg(long, value_name = "N")]
+    pub pair_seed: Option<u64>,
 }
 
 /// Run a benchmark once in an existing image and print the judged run as

@@ -18,6 +18,7 @@ pub mod host;
 pub mod lock;
 pub mod modules;
 pub mod monitor;
+pub mod noise;
 pub mod paths;
 pub mod pipeline;
 pub mod podman;

@@ -40,6 +40,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<bool> {
         flags::Cmd::Demo(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Compare(cmd) => cmd.run(&paths),
         flags::Cmd::Detect(cmd) => cmd.run(&paths),
+        flags::Cmd::Noise(cmd) => done(cmd.run()),
         flags::Cmd::Report(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Export(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Upload(cmd) => done(cmd.run(&sh, &paths)),

@@ -17,8 +17,10 @@ use gobench_core::config::Config;
 use gobench_core::document::Recorded;
 use gobench_core::lock::{LockedGo, Wanted};
 use gobench_core::plan::{self, Image};
-use gobench_core::schema::ResultDoc;
+use gobench_core::results;
+use gobench_core::schema::{Pairing, ResultDoc, Stopped};
 use gobench_core::spec::RunSpec;
+use gobench_core::stats::{self, First, Next};
 use xshell::Shell;
 
 use crate::cancel::Cancel;
@@ -81,13 +83,154 @@ pub fn measure(sh: &Shell, cancel: &Cancel, cells: &mut [CellRuns], order: &[(us
         }
         eprintln!("{}", describe(&recorded.run));
         cell.doc.push(recorded.clone());
-        if let Some(path) = &cell.path {
-            let text = serde_json::to_string_pretty(&cell.doc).context("serialising a result document")? + "\n";
-            write_atomic(path, text.as_bytes())?;
-        }
+        cell.save()?;
         done.push((i, recorded));
     }
     Ok(done)
+}
+
+impl CellRuns {
+    /// Writes the document to its path, if it has one.
+    fn save(&self) -> Result<()> {
+        if let Some(path) = &self.path {
+            let text = serde_json::to_string_pretty(&self.doc).context("serialising a result document")? + "\n";
+            write_atomic(path, text.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// How [`measure_pairs`] repeats.
+pub struct Rounds {
+    /// Pairs (repetitions) of the first round, by group.
+    pub first: Vec<u32>,
+    /// `--until-decided`: the change that counts as SAME and the cap.
+    pub until_decided: Option<(f64, u32)>,
+    /// Round `k` orders its pairs by `stats::pair_order(len, seed + k)`.
+    pub seed: u64,
+}
+
+/// Runs `groups` of `cells` (indices; a group of two is a pair of cells that
+/// differ only in the Go ref) interleaved, round by round through
+/// [`measure`]. Each pair's order is balanced and shuffled and recorded in
+/// both documents before it runs; a pair with an invalid run is dropped and
+/// replaced once by a pair of its orientation, which restores the balance.
+/// With `until_decided`, rounds go on (10, 20, 40 ... pairs in total, up to
+/// the cap) while a paired metric is UNKNOWN, and the documents record why
+/// they stopped.
+pub fn measure_pairs(sh: &Shell, cancel: &Cancel, cells: &mut [CellRuns], groups: &[Vec<usize>], rounds: &Rounds) -> Result<()> {
+    let pairs: Vec<(usize, usize)> = groups.iter().filter(|g| g.len() == 2).map(|g| (g[0], g[1])).collect();
+    anyhow::ensure!(
+        rounds.until_decided.is_none() || !pairs.is_empty(),
+        "--until-decided needs two cells that differ only in the Go ref; select both (e.g. two --go of one --benchmark)"
+    );
+    for &(a, b) in &pairs {
+        for (me, other, side) in [(a, b, First::A), (b, a, First::B)] {
+            let with = cells[other].label.clone();
+            cells[me].doc.pairing = Some(Pairing { with, side, seed: rounds.seed, order: Vec::new(), dropped: Vec::new(), stopped: None });
+        }
+    }
+    let mut total: Vec<usize> = rounds.first.iter().map(|&n| n as usize).collect();
+    for round in 0u64.. {
+        let start: Vec<u32> = cells.iter().map(|c| c.doc.runs.len() as u32).collect();
+        let firsts: Vec<Vec<First>> = groups
+            .iter()
+            .zip(&total)
+            .map(|(g, &total)| {
+                let n = total.saturating_sub(start[g[0]] as usize - dropped_of(&cells[g[0]]));
+                if g.len() == 2 {
+                    stats::pair_order(n, rounds.seed.wrapping_add(round))
+                } else {
+                    vec![First::A; n]
+                }
+            })
+            .collect();
+        run_round(sh, cancel, cells, groups, &start, &firsts)?;
+        // The pairs this round lost, replaced once by pairs of their orientation.
+        let refill: Vec<Vec<First>> = groups
+            .iter()
+            .zip(&firsts)
+            .map(|(g, fs)| {
+                if g.len() != 2 || cancel.is_cancelled() {
+                    return Vec::new();
+                }
+                let reps: Vec<u32> = (0..fs.len() as u32).map(|r| start[g[0]] + r).collect();
+                let valid = |c: &CellRuns, rep: u32| c.doc.runs.iter().any(|r| r.index == rep && r.validity.valid);
+                let valid: Vec<(bool, bool)> = reps.iter().map(|&r| (valid(&cells[g[0]], r), valid(&cells[g[1]], r))).collect();
+                let kept = stats::drop_invalid(&fs[..valid.len()], &valid);
+                let lost: Vec<u32> = reps.iter().enumerate().filter(|(i, _)| !kept.pairs.contains(i)).map(|(_, &r)| r).collect();
+                for &c in g {
+                    cells[c].doc.pairing.as_mut().expect("pairs have a pairing").dropped.extend(&lost);
+                }
+                kept.refill
+            })
+            .collect();
+        if refill.iter().any(|r| !r.is_empty()) {
+            let start: Vec<u32> = cells.iter().map(|c| c.doc.runs.len() as u32).collect();
+            run_round(sh, cancel, cells, groups, &start, &refill)?;
+        }
+        let Some((same_within, cap)) = rounds.until_decided else { break };
+        if cancel.is_cancelled() {
+            break;
+        }
+        let decided: Vec<(usize, usize, std::collections::BTreeMap<String, stats::Decision>)> =
+            pairs.iter().map(|&(a, b)| (a, b, results::pair_decisions(&cells[a].doc, &cells[b].doc, same_within))).collect();
+        let all: Vec<stats::Decision> = decided.iter().flat_map(|(_, _, d)| d.values().copied()).collect();
+        let done = total.iter().copied().max().unwrap_or(0);
+        match stats::next_round(done, &all, cap as usize) {
+            Next::Run { total: t } => {
+                eprintln!(
+                    "round {}: {} of {} paired metric(s) UNKNOWN; {t} pairs in total next",
+                    round + 1,
+                    count_unknown(&all),
+                    all.len()
+                );
+                total = vec![t; groups.len()];
+            }
+            Next::Stop { reason } => {
+                let description = reason.describe(cap as usize);
+                eprintln!("stopped after {done} pairs: {description}");
+                for (a, b, decisions) in decided {
+                    for c in [a, b] {
+                        let stopped = Stopped { reason, description: description.clone(), decisions: decisions.clone() };
+                        cells[c].doc.pairing.as_mut().expect("pairs have a pairing").stopped = Some(stopped);
+                        cells[c].save()?;
+                    }
+                }
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn count_unknown(decisions: &[stats::Decision]) -> usize {
+    decisions.iter().filter(|&&d| d == stats::Decision::Unknown).count()
+}
+
+/// Repetitions a cell ran in place of dropped pairs (they do not count
+/// towards the round's total).
+fn dropped_of(cell: &CellRuns) -> usize {
+    cell.doc.pairing.as_ref().map_or(0, |p| p.dropped.len())
+}
+
+/// Records the pairs' orientations in the documents, then runs them.
+fn run_round(
+    sh: &Shell,
+    cancel: &Cancel,
+    cells: &mut [CellRuns],
+    groups: &[Vec<usize>],
+    start: &[u32],
+    firsts: &[Vec<First>],
+) -> Result<()> {
+    for (g, fs) in groups.iter().zip(firsts).filter(|(g, _)| g.len() == 2) {
+        for &c in g {
+            cells[c].doc.pairing.as_mut().expect("pairs have a pairing").order.extend(fs);
+        }
+    }
+    let order = results::paired_interleave(groups, start, firsts);
+    measure(sh, cancel, cells, &order)?;
+    Ok(())
 }
 
 /// Measures one cell `n` more times; its repetitions continue its numbering.

@@ -294,7 +294,20 @@ impl flags::Run {
     pub fn run(self) -> Result<bool> {
         let cancel = cancel::for_job()?;
         let sh = podman::shell()?;
-        let spec = RunSpec {
+        let spec = self.spec();
+        let _host = crate::filelock::acquire(&crate::filelock::host_bench_lock_path(), "cargo xtask run", HOST_LOCK_TIMEOUT, &cancel)?;
+        let recorded = record(&sh, &spec, 0, &cancel);
+        println!("{}", serde_json::to_string_pretty(&recorded.run)?);
+        cancel.check()?;
+        if !recorded.run.validity.valid {
+            eprintln!("the run is invalid: {}", recorded.run.validity.reasons.join("; "));
+        }
+        Ok(!recorded.run.validity.valid)
+    }
+
+    /// The run these flags describe.
+    pub fn spec(self) -> RunSpec {
+        RunSpec {
             kind: self.kind.into(),
             image: self.image,
             args: self.args,
@@ -304,15 +317,7 @@ impl flags::Run {
             data_dir: self.data_dir.into(),
             server_cpus: self.server_cpus,
             client_cpus: self.client_cpus,
-        };
-        let _host = crate::filelock::acquire(&crate::filelock::host_bench_lock_path(), "cargo xtask run", HOST_LOCK_TIMEOUT, &cancel)?;
-        let recorded = record(&sh, &spec, 0, &cancel);
-        println!("{}", serde_json::to_string_pretty(&recorded.run)?);
-        cancel.check()?;
-        if !recorded.run.validity.valid {
-            eprintln!("the run is invalid: {}", recorded.run.validity.reasons.join("; "));
         }
-        Ok(!recorded.run.validity.valid)
     }
 }
 

@@ -68,6 +68,7 @@ fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metric
             host_activity: Vec::new(),
         }],
         reproduces: None,
+        pairing: None,
     };
     Loaded { path: format!("results/{go}-{sha}-{started}.json"), doc }
 }

@@ -91,6 +91,7 @@ fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&
         },
         runs: Vec::new(),
         reproduces: None,
+        pairing: None,
     }
 }
 

@@ -117,3 +117,33 @@ fn bench_uploads_committed_results_exactly_once() {
     run(&["upload", "--all-pending"]);
     assert_eq!(server.runs().len(), 1);
 }
+
+/// Two cells that differ only in the Go ref run as pairs in the order of the
+/// recorded seed (balanced, shuffled, visible in the run times); identical
+/// toolchains make every paired metric SAME after the first round, and the
+/// documents say so.
+#[test]
+fn until_decided_pairs_in_a_recorded_balanced_order_and_stops_when_decided() {
+    use gobench_core::stats::{pair_order, First, StopReason, FIRST_ROUND};
+    let p = fake_project(&[("a", "master"), ("b", "master")], 107, 0);
+    git(p.path(), &["init", "-q"], "2026-01-01T00:00:00Z");
+    p.ok(&["bench", "--matrix", "--until-decided", "--max-runs", "40", "--pair-seed", "7", "--no-upload"]);
+    let docs: Vec<ResultDoc> =
+        result_files(p.path()).iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect();
+    assert_eq!(docs.len(), 2);
+    let (a, b) = if docs[0].pairing.as_ref().unwrap().side == First::A { (&docs[0], &docs[1]) } else { (&docs[1], &docs[0]) };
+    let pa = a.pairing.as_ref().unwrap();
+    assert_eq!((pa.seed, pa.with.as_str()), (7, b.cell.as_str()));
+    assert_eq!(pa.order, pair_order(FIRST_ROUND, 7), "round 0 is ordered by the seed");
+    assert_eq!(pa.order.iter().filter(|&&f| f == First::A).count(), FIRST_ROUND / 2, "balanced");
+    assert_eq!(b.pairing.as_ref().unwrap().order, pa.order);
+    assert_eq!(a.runs.len(), FIRST_ROUND);
+    for (i, first) in pa.order.iter().enumerate() {
+        let a_first = a.runs[i].started < b.runs[i].started;
+        assert_eq!(a_first, *first == First::A, "pair {i} ran in its recorded order");
+    }
+    let stopped = pa.stopped.as_ref().expect("the documents say why the runs stopped");
+    assert_eq!(stopped.reason, StopReason::Decided);
+    assert!(stopped.decisions.values().all(|d| *d == gobench_core::stats::Decision::Same), "{:?}", stopped.decisions);
+    assert!(!stopped.decisions.is_empty());
+}
