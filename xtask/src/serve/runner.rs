@@ -146,8 +146,10 @@ fn measure_job(paths: &Paths, work: &Work, cancel: &Cancel) -> Result<Comparison
         let path = Some(dir.join(results::file_name(&format!("{}.job-{}-{name}", cell.id(), work.job))));
         cells.push(CellRuns { label: format!("{name} {}", cell.id()), spec, doc, path });
     }
-    let order = results::interleave(&vec![bench.runs; cells.len()]);
-    pipeline::measure(&sh, cancel, &mut cells, &order)?;
+    // Candidate and baseline are one pair, in a balanced order seeded by the job.
+    let groups = vec![(0..cells.len()).collect::<Vec<_>>()];
+    let rounds = pipeline::Rounds { first: vec![bench.runs], until_decided: None, seed: work.job };
+    pipeline::measure_pairs(&sh, cancel, &mut cells, &groups, &rounds)?;
     cancel.check()?;
 
     let files: Vec<PathBuf> = cells.iter().filter_map(|c| c.path.clone()).filter(|p| p.exists()).collect();
