@@ -166,7 +166,9 @@ pub fn etcd(parent_tag: &str, w: &LockedWorkload, build: &[String], target_go: O
 
     // The seed's smoke test: the server starts and keeps a key.
     let smoke = [
-        "etcd --data-dir /gobench-tmp/smoke --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 > /gobench-tmp/etcd.log 2>&1 & pid=$!",
+        // Every URL is an address: a build without network has no DNS, and
+        // `localhost` (etcd's default peer URL) may not be in /etc/hosts.
+        "etcd --data-dir /gobench-tmp/smoke --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster default=http://127.0.0.1:2380 > /gobench-tmp/etcd.log 2>&1 & pid=$!",
         "i=0; until etcdctl endpoint health > /dev/null 2>&1; do i=$((i+1)); if [ $i -gt 100 ]; then cat /gobench-tmp/etcd.log; exit 1; fi; sleep 0.1; done",
         "etcdctl put mykey 'this is awesome'",
         "test \"$(etcdctl get mykey --print-value-only)\" = 'this is awesome'",

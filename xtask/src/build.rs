@@ -2,7 +2,7 @@
 //! toolchains first. An image whose tag exists is never rebuilt.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read, Seek, SeekFrom};
+use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -220,7 +220,7 @@ fn wait_with_progress(
             if let Some(bar) = &bar {
                 bar.finish_and_clear();
             }
-            eprintln!("stopping the build of {title}");
+            let _ = writeln!(std::io::stderr(), "stopping the build of {title}");
             podman::stop_build(&mut child, before);
             return Err(cancel::cancelled());
         }

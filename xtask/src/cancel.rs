@@ -66,15 +66,19 @@ pub fn for_job() -> Result<Cancel> {
 }
 
 fn on_signal(signal: i32) {
+    use std::io::Write;
     let current = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if SIGNALLED.swap(signal, Ordering::SeqCst) != 0 {
-        eprintln!("\n{} again: exiting now", name(signal));
+        let _ = writeln!(std::io::stderr(), "\n{} again: exiting now", name(signal));
         std::process::exit(128 + signal);
     }
-    eprintln!("\n{}: stopping the current step and removing its containers (again to exit at once)", name(signal));
+    // Cancel before saying so, and never panic on a closed stderr (a parent
+    // that died): the token must be cancelled whatever happens to the message.
     if let Some(token) = current {
         token.cancel();
     }
+    let _ =
+        writeln!(std::io::stderr(), "\n{}: stopping the current step and removing its containers (again to exit at once)", name(signal));
 }
 
 /// The exit code for a command that ended because of a signal.
