@@ -127,19 +127,8 @@ pub fn bench(
         let names: Vec<&str> = written.iter().map(|(_, s)| s.label.as_str()).collect();
         let stopped = if cancel.is_cancelled() { " (interrupted)" } else { "" };
         let message = format!("results: {} cell(s){stopped}\n\n{}\n", names.len(), names.join("\n"));
-        // The recipes of the images the results name go with them, so any
-        // result can be rebuilt from the repository alone.
         let mut to_commit = files.clone();
-        for (cell, _) in &written {
-            for hash in [&cell.image, &cell.toolchain] {
-                for ext in ["Containerfile", "json", "recipe.toml"] {
-                    let recipe = paths.containerfiles.join(format!("{hash}.{ext}"));
-                    if recipe.exists() && !to_commit.contains(&recipe) {
-                        to_commit.push(recipe);
-                    }
-                }
-            }
-        }
+        to_commit.extend(crate::gen::recipe_files(paths, written.iter().flat_map(|(cell, _)| [&cell.image, &cell.toolchain])));
         match git::commit_files(&sh, &paths.root, &to_commit, &message)? {
             true => println!("committed {} result file(s)", files.len()),
             false => eprintln!("note: {} is not in a git repository; results were written but not committed", paths.root.display()),

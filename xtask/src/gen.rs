@@ -62,3 +62,19 @@ fn stale_files(paths: &Paths, plan: &Plan) -> Vec<String> {
         .map(|(name, _)| name)
         .collect()
 }
+
+/// The committed files of the images `hashes` that exist in `containerfiles/`,
+/// to commit with the results that name them: any result can then be rebuilt
+/// from the repository alone.
+pub fn recipe_files<'a>(paths: &Paths, hashes: impl IntoIterator<Item = &'a String>) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for hash in hashes {
+        for ext in ["Containerfile", "json", "recipe.toml"] {
+            let file = paths.containerfiles.join(format!("{hash}.{ext}"));
+            if file.exists() && !out.contains(&file) {
+                out.push(file);
+            }
+        }
+    }
+    out
+}

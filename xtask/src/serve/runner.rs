@@ -154,16 +154,10 @@ fn measure_job(paths: &Paths, work: &Work, cancel: &Cancel) -> Result<Comparison
 
     let files: Vec<PathBuf> = cells.iter().filter_map(|c| c.path.clone()).filter(|p| p.exists()).collect();
     let mut to_commit = files.clone();
-    for side in std::iter::once(&candidate).chain(&baseline) {
-        for hash in [&side.image.0.hash, &side.toolchain.0.hash] {
-            for ext in ["Containerfile", "json", "recipe.toml"] {
-                let recipe = paths.containerfiles.join(format!("{hash}.{ext}"));
-                if recipe.exists() && !to_commit.contains(&recipe) {
-                    to_commit.push(recipe);
-                }
-            }
-        }
-    }
+    to_commit.extend(crate::gen::recipe_files(
+        paths,
+        std::iter::once(&candidate).chain(&baseline).flat_map(|side| [&side.image.0.hash, &side.toolchain.0.hash]),
+    ));
     let message = format!("results: serve job {} ({} {})\n", work.job, work.role.as_str(), &work.sha[..12.min(work.sha.len())]);
     if !git::commit_files(&sh, &paths.root, &to_commit, &message)? {
         eprintln!("serve: {} is not in a git repository; job {}'s results were written but not committed", paths.root.display(), work.job);
