@@ -182,7 +182,7 @@ mod tests {
         assert!(check_package("strconv").is_ok());
         assert!(check_package("../x").is_err());
         assert!(check_package("a;b").is_err());
-        assert!(check_env_value("https://proxy.golang.org,direct").is_ok());
+        assert!(check_env_value("https://proxy.example.com,direct").is_ok());
         assert!(check_env_value("off|direct").is_ok());
         assert!(check_env_value("x\"y").is_err());
         assert!(check_env_value("$HOME").is_err());
