@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::compare::CompareReport;
-use crate::stats::{Summary, Verdict};
+use crate::stats::{PairedComparison, Summary, Verdict};
 
 /// The version of a stored job; part of the queue's schema.
 pub const JOB_SCHEMA: &str = "urn:gobench:job:1";
@@ -336,6 +336,10 @@ pub struct Row {
     pub p_value: Option<f64>,
     pub verdict: Verdict,
     pub note: Option<String>,
+    /// Candidate/baseline pair by pair, when the job measured both sides
+    /// interleaved (a test job against the master image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired: Option<PairedComparison>,
 }
 
 impl Comparison {
@@ -355,6 +359,7 @@ impl Comparison {
                     p_value: r.p_value,
                     verdict: r.verdict,
                     note: r.note.clone(),
+                    paired: r.paired.clone(),
                 })
             })
             .collect();
@@ -392,17 +397,18 @@ impl Comparison {
     pub fn markdown(&self, title: &str, job_url: &str) -> String {
         let mut out = format!("### gobench: {}\n\n", md(title));
         out += &format!("{} against {}: **{}** ([job]({job_url}))\n\n", md(&self.candidate), md(&self.baseline), self.summary());
-        out += "| cell | metric | baseline | candidate | delta | p | verdict |\n|---|---|---:|---:|---:|---:|---|\n";
+        out += "| cell | metric | baseline | candidate | delta | p | paired ratio | verdict |\n|---|---|---:|---:|---:|---:|---|---|\n";
         for r in &self.rows {
             let median = |s: &Option<Summary>| s.as_ref().map_or("–".to_string(), |s| format!("{} {}", fmt_num(s.median), md(&r.unit)));
             out += &format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 md(&r.cell),
                 md(&r.metric),
                 median(&r.baseline),
                 median(&r.candidate),
                 r.delta_pct.map_or("–".to_string(), crate::analysis::fmt_pct),
                 r.p_value.map_or("–".to_string(), |p| format!("{p:.3}")),
+                r.paired.as_ref().map_or("–".to_string(), |p| md(&p.describe())),
                 verdict_text(r.verdict),
             );
         }
@@ -476,6 +482,7 @@ mod tests {
                     p_value: Some(0.002),
                     verdict: *v,
                     note: None,
+                    paired: None,
                 })
                 .collect(),
             files: vec![],
@@ -604,12 +611,13 @@ mod tests {
         let mut c = comparison(&[Verdict::Regression, Verdict::NoChange]);
         c.rows[1].cell = "etcd@main/put|evil".into();
         c.rows[1].baseline = None;
+        c.rows[0].paired = crate::stats::paired_compare(&[1.0, 1.0, 1.1, 0.9, 1.0, 1.0], &[1.5, 1.5, 1.6, 1.4, 1.5, 1.55]);
         let text = c.markdown("<script>alert(1)</script> | x", "http://127.0.0.1:8077/jobs/3");
         let want = "### gobench: \\<script\\>alert(1)\\</script\\> \\| x\n\n\
             pr \\#7 bbbb against master aaaa: **1 regression, 0 improvements, 1 unchanged of 2 metrics** ([job](http://127.0.0.1:8077/jobs/3))\n\n\
-            | cell | metric | baseline | candidate | delta | p | verdict |\n|---|---|---:|---:|---:|---:|---|\n\
-            | go-std/bench0 | sec/op | 1 s | 1.5 s | +50.0% | 0.002 | regression |\n\
-            | etcd@main/put\\|evil | sec/op | – | 1.5 s | +50.0% | 0.002 | no change |\n";
+            | cell | metric | baseline | candidate | delta | p | paired ratio | verdict |\n|---|---|---:|---:|---:|---:|---|---|\n\
+            | go-std/bench0 | sec/op | 1 s | 1.5 s | +50.0% | 0.002 | 1.5000 \\[1.4545, 1.5556\\] p 0.031, 6 pairs | regression |\n\
+            | etcd@main/put\\|evil | sec/op | – | 1.5 s | +50.0% | 0.002 | – | no change |\n";
         assert_eq!(text, want);
     }
 

@@ -412,11 +412,7 @@ fn paired_text(t: &Table) -> String {
 ",
     );
     for (r, p) in rows {
-        let ci = match (p.ci_low, p.ci_high) {
-            (Some(l), Some(h)) => format!("[{l:.4}, {h:.4}]"),
-            _ => "n<6, no CI".to_string(),
-        };
-        out += &format!("  {}/{}  {:.4}  {ci}  p {}  {} pairs\n", r.workload, r.benchmark, p.median_ratio, fmt_p(p.p_value), p.pairs);
+        out += &format!("  {}/{}  {}\n", r.workload, r.benchmark, p.describe());
     }
     out
 }

@@ -237,7 +237,7 @@ fn compare_pairs_runs_of_one_invocation() {
     let text = compare::render_text(&report);
     assert!(
         text.contains("paired runs (same invocation, by run index)")
-            && text.contains("etcd@main/put  1.0200  [1.0200, 1.0200]  p 0.016  7 pairs"),
+            && text.contains("etcd@main/put  1.0200 [1.0200, 1.0200] p 0.016, 7 pairs"),
         "{text}"
     );
     // Only one side in the directory: nothing paired.

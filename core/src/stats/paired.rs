@@ -236,6 +236,18 @@ pub struct PairedComparison {
     pub exact: bool,
 }
 
+impl PairedComparison {
+    /// `0.9876 [0.9712, 1.0043] p 0.031, 8 pairs`: the ratio, its CI and
+    /// the signed-rank p, as `compare`, job comments and pages show them.
+    pub fn describe(&self) -> String {
+        let ci = match (self.ci_low, self.ci_high) {
+            (Some(l), Some(h)) => format!("[{l:.4}, {h:.4}]"),
+            _ => "n<6, no CI".to_string(),
+        };
+        format!("{:.4} {ci} p {}, {} pairs", self.median_ratio, crate::analysis::compare::fmt_p(self.p_value), self.pairs)
+    }
+}
+
 /// Compare paired samples (`a[i]` and `b[i]` ran as pair `i`). `None` when
 /// the lengths differ, there are no pairs, or a value is not strictly
 /// positive (a ratio needs positive numbers).

@@ -62,11 +62,11 @@ const JOB: &str = r#"{% extends "layout.html" %}
 <h2>Comparison: {{ c.summary }}</h2>
 <p>{{ c.candidate }} against {{ c.baseline }}</p>
 <table id="comparison">
-<tr><th>cell</th><th>metric</th><th>baseline median</th><th>runs</th><th>candidate median</th><th>runs</th><th>delta</th><th>p</th><th>verdict</th><th>note</th></tr>
+<tr><th>cell</th><th>metric</th><th>baseline median</th><th>runs</th><th>candidate median</th><th>runs</th><th>delta</th><th>p</th><th>paired ratio</th><th>verdict</th><th>note</th></tr>
 {% for r in c.rows %}
 <tr class="{{ r.verdict_class }}"><td>{{ r.cell }}</td><td>{{ r.metric }}</td><td class="num">{{ r.baseline }}</td><td class="num">{{ r.baseline_n }}</td>
 <td class="num">{{ r.candidate }}</td><td class="num">{{ r.candidate_n }}</td><td class="num">{{ r.delta }}</td><td class="num">{{ r.p }}</td>
-<td>{{ r.verdict }}</td><td>{{ r.note }}</td></tr>
+<td class="num">{{ r.paired }}</td><td>{{ r.verdict }}</td><td>{{ r.note }}</td></tr>
 {% endfor %}
 </table>
 {% if m %}
@@ -143,6 +143,7 @@ struct RowView {
     verdict: &'static str,
     verdict_class: &'static str,
     note: String,
+    paired: String,
 }
 
 fn verdict_class(text: &'static str) -> &'static str {
@@ -239,6 +240,7 @@ fn comparison_view(c: &gobench_core::job::Comparison) -> ComparisonView {
                         verdict,
                         verdict_class: verdict_class(verdict),
                         note: r.note.clone().unwrap_or_default(),
+                        paired: r.paired.as_ref().map_or("–".into(), |p| p.describe()),
                     }
                 })
                 .collect(),

@@ -279,6 +279,7 @@ impl Runner for TestDouble {
                 p_value: cmp.as_ref().map(|c| c.p_value),
                 verdict: cmp.as_ref().map_or(Verdict::NoChange, |c| c.verdict),
                 note: cmp.is_none().then(|| "no master set yet".to_string()),
+                paired: None,
             }],
             files: vec![format!("results/serve/job-{}.json", work.job)],
             report: None,

