@@ -210,5 +210,5 @@ fn a_pr_on_a_real_go_toolchain_is_measured_paired_against_the_real_master_image(
     let (status, page) = s.get("/jobs/2");
     assert_eq!(status, 200);
     assert!(page.contains("BenchmarkQuote") && page.contains(", 3 pairs"), "{page}");
-    assert!(crate::support::gobench_containers().is_empty(), "no container left");
+    assert_eq!(run_containers(s.pid().unwrap()), Vec::<String>::new(), "no container left");
 }
