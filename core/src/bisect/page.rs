@@ -45,7 +45,7 @@ pub fn render(log: &BisectLog) -> String {
     }
     o += "<h2>Steps</h2>\n";
     o += &plot(log, &ev);
-    o += "<div class=\"legend\"><span><i class=\"dot\" style=\"background:#1a7f37\"></i>like-good (median)</span><span><i class=\"dot\" style=\"background:#cf222e\"></i>like-bad</span><span><i class=\"dot\" style=\"background:#8c959f\"></i>unknown</span><span><i class=\"dot\" style=\"background:#9cb8d9\"></i>one run</span><span>&times; does not build</span><span>dashed: the ends' medians; the red line: before the first bad commit</span></div>\n";
+    o += "<div class=\"legend\"><span><i class=\"dot\" style=\"background:#1a7f37\"></i>like-good (median)</span><span><i class=\"dot\" style=\"background:#cf222e\"></i>like-bad</span><span><i class=\"dot\" style=\"background:#8c959f\"></i>unknown</span><span><i class=\"dot\" style=\"background:#9cb8d9\"></i>one run</span><span>&times; does not build</span><span>numbers: the order measured</span><span>dashed: the ends' medians; the red line: before the first bad commit</span></div>\n";
     o += "<table>\n<tr><th>step</th><th>#</th><th>commit</th><th>subject</th><th>runs</th><th>median</th><th>/ good</th><th>/ bad</th><th>p good</th><th>p bad</th><th>verdict</th></tr>\n";
     let num = |x: Option<f64>, digits: usize| x.map_or("-".to_string(), |x| format!("{x:.digits$}"));
     for e in &ev {
@@ -120,11 +120,9 @@ fn plot(log: &BisectLog, ev: &[Evidence]) -> String {
     let (good, bad) = log.ends();
     for (samples, class, name) in [(&good, "improvement", "good"), (&bad, "regression", "bad")] {
         if let Some(m) = crate::stats::median(samples) {
+            let (x2, ym, label) = (left + pw, y(m), esc(&fmt_si(m)));
             o += &format!(
-                "<line class=\"end {class}\" x1=\"{left}\" x2=\"{:.1}\" y1=\"{2:.1}\" y2=\"{2:.1}\"><title>{name} end median {}</title></line>\n",
-                left + pw,
-                y(m),
-                esc(&fmt_si(m))
+                "<line class=\"end {class}\" x1=\"{left}\" x2=\"{x2:.1}\" y1=\"{ym:.1}\" y2=\"{ym:.1}\"><title>{name} end median {label}</title></line>\n"
             );
         }
     }
@@ -207,7 +205,16 @@ mod tests {
         // 3 + 3 + 2 + 2 runs.
         assert_eq!(html.matches("<circle class=\"sample\"").count(), 10);
         assert_eq!(html.matches("<tr><td class=\"num\">").count(), 5);
-        assert!(html.contains("line class=\"end improvement\"") && html.contains("line class=\"end regression\""));
+        // The ends' medians (100 and 90) as lines inside the plot area.
+        let y_of = |class: &str| -> f64 {
+            let at = html.find(&format!("line class=\"end {class}\"")).unwrap();
+            let rest = &html[at..];
+            let y1 = &rest[rest.find("y1=\"").unwrap() + 4..];
+            y1[..y1.find('"').unwrap()].parse().unwrap()
+        };
+        let (good, bad) = (y_of("improvement"), y_of("regression"));
+        assert!(16.0 < good && good < bad && bad < 16.0 + 380.0 - 96.0 - 16.0, "good {good} above bad {bad} (90 < 100)");
+        assert!(html.contains("<title>good end median 100</title>"), "{html}");
         assert!(!html.contains("<script"));
     }
 }
