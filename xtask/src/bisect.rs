@@ -37,7 +37,8 @@ use crate::{git, host, podman};
 /// `--max-runs`. The log `results/bisect/<id>/log.json` and the page
 /// `index.html` beside it are written after every step; the same command
 /// again continues where it stopped and reuses every sample. Exit: 0 found
-/// (or a range, or stopped at `--max-steps`), 1 the ends do not differ,
+/// (or a range, or stopped at `--max-steps`), 1 the ends do not differ in
+/// the bad direction,
 /// 2 an error.
 ///
 /// `--run` measures one commit against the recorded ends of a log, for
