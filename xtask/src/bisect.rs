@@ -38,8 +38,7 @@ use crate::{git, host, podman};
 /// `index.html` beside it are written after every step; the same command
 /// again continues where it stopped and reuses every sample. Exit: 0 found
 /// (or a range, or stopped at `--max-steps`), 1 the ends do not differ in
-/// the bad direction,
-/// 2 an error.
+/// the bad direction, 2 an error.
 ///
 /// `--run` measures one commit against the recorded ends of a log, for
 /// `git bisect run cargo xtask --config FILE bisect --run`: exit 0 like-good,
