@@ -19,7 +19,7 @@ pub mod compare;
 pub mod export;
 pub mod report;
 pub mod series;
-mod svg;
+pub(crate) mod svg;
 pub mod time;
 
 use crate::schema::ResultDoc;

@@ -7,7 +7,9 @@
 //! Architecture invariant: no I/O. The shell lists the candidates, builds and
 //! measures, writes the log, and feeds the verdicts back in.
 
+pub mod answer;
 pub mod log;
+pub mod page;
 pub mod search;
 pub mod verdict;
 

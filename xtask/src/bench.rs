@@ -111,7 +111,7 @@ pub fn bench(
         None => groups.iter().map(|g| g.iter().map(|&i| runs_of(states[i].0)).max().unwrap_or(0)).collect(),
     };
     let seed = options.pair_seed.unwrap_or_else(clock_seed);
-    let rounds = pipeline::Rounds { first, until_decided: options.until_decided, seed };
+    let rounds = pipeline::Rounds { first, until_decided: options.until_decided, decide_on: None, seed };
     let cells_of: Vec<&Cell> = states.iter().map(|(c, _)| *c).collect();
     let mut states: Vec<CellRuns> = states.into_iter().map(|(_, s)| s).collect();
     pipeline::measure_pairs(&sh, cancel, &mut states, &groups, &rounds)?;

@@ -111,11 +111,13 @@ pub fn results_dir(paths: &Paths) -> PathBuf {
 }
 
 /// Every result document under `results/`, sorted by path. JSON files that
-/// are not result documents (no `urn:gobench:result:` schema) are skipped.
+/// are not result documents (no `urn:gobench:result:` schema) and bisects'
+/// runs are skipped.
 pub fn load_results(paths: &Paths) -> Result<Vec<Loaded>> {
     let files = crate::paths::json_files_under(&results_dir(paths))?;
+    let bisect = crate::paths::bisect_dir(&results_dir(paths));
     let mut out = Vec::new();
-    for f in files {
+    for f in files.into_iter().filter(|f| !f.starts_with(&bisect)) {
         let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
         let value: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{} is not JSON; fix or remove it", f.display()))?;

@@ -35,9 +35,7 @@ pub enum Cmd {
     Run(Run),
     Doctor(Doctor),
     Demo(Demo),
-    /// Find the first Go commit between a good and a bad ref that caused a
-    /// measured regression. (Not implemented yet.)
-    Bisect(NotYet),
+    Bisect(crate::bisect::Args),
     Reproduce(crate::reproduce::Args),
     Compare(crate::compare::Args),
     Detect(crate::detect::Args),
@@ -295,13 +293,6 @@ pub struct JobSubmit {
     /// `master` (the master set, default) or a ref or SHA to compare with.
     #[arg(long, value_name = "master|REF|SHA")]
     pub baseline: Option<String>,
-}
-
-/// A command whose issue has not landed yet; it exits non-zero.
-#[derive(Debug, Args)]
-pub struct NotYet {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<String>,
 }
 
 #[cfg(test)]

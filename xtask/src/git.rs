@@ -132,22 +132,55 @@ pub struct Commit {
 /// their merge commit, as `git bisect --first-parent` does.
 pub fn first_parent_commits(sh: &Shell, mirror: &Path, good: &str, bad: &str) -> Result<Vec<Commit>> {
     let range = format!("{good}..{bad}");
-    let format = "--format=format:%H%x1f%s%x1f%an <%ae>%x1f%cd";
-    let date = "--date=format-local:%Y-%m-%dT%H:%M:%SZ";
-    let out = cmd!(sh, "git --git-dir={mirror} log --first-parent --reverse {format} {date} {range}")
+    let out = cmd!(sh, "git --git-dir={mirror} log --first-parent --reverse {COMMIT_FORMAT} {COMMIT_DATE} {range}")
         .env("TZ", "UTC")
         .quiet()
         .read()
         .with_context(|| format!("listing the commits {range} in {}", mirror.display()))?;
-    out.lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| match l.split('\x1f').collect::<Vec<_>>()[..] {
-            [sha, subject, author, date] => {
-                Ok(Commit { sha: sha.into(), subject: subject.into(), author: author.into(), date: date.into() })
-            }
-            _ => anyhow::bail!("unexpected `git log` line {l:?}"),
-        })
-        .collect()
+    out.lines().filter(|l| !l.is_empty()).map(parse_commit_line).collect()
+}
+
+/// Whether `ancestor` is an ancestor of (or the same commit as) `descendant`.
+pub fn is_ancestor(sh: &Shell, mirror: &Path, ancestor: &str, descendant: &str) -> Result<bool> {
+    let out = cmd!(sh, "git --git-dir={mirror} merge-base --is-ancestor {ancestor} {descendant}")
+        .quiet()
+        .ignore_status()
+        .output()
+        .with_context(|| format!("asking git whether {ancestor} is an ancestor of {descendant}"))?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => anyhow::bail!("git merge-base --is-ancestor {ancestor} {descendant}: {}", String::from_utf8_lossy(&out.stderr).trim()),
+    }
+}
+
+/// The best common ancestor of two commits.
+pub fn merge_base(sh: &Shell, mirror: &Path, a: &str, b: &str) -> Result<String> {
+    let out = cmd!(sh, "git --git-dir={mirror} merge-base {a} {b}")
+        .quiet()
+        .read()
+        .with_context(|| format!("{a} and {b} have no common ancestor in {}", mirror.display()))?;
+    Ok(out.trim().to_string())
+}
+
+/// `commit` as bisect reports it.
+pub fn commit_info(sh: &Shell, mirror: &Path, sha: &str) -> Result<Commit> {
+    let line = cmd!(sh, "git --git-dir={mirror} log -n 1 {COMMIT_FORMAT} {COMMIT_DATE} {sha}")
+        .env("TZ", "UTC")
+        .quiet()
+        .read()
+        .with_context(|| format!("reading commit {sha}"))?;
+    parse_commit_line(&line)
+}
+
+const COMMIT_FORMAT: &str = "--format=format:%H%x1f%s%x1f%an <%ae>%x1f%cd";
+const COMMIT_DATE: &str = "--date=format-local:%Y-%m-%dT%H:%M:%SZ";
+
+fn parse_commit_line(l: &str) -> Result<Commit> {
+    match l.split('\x1f').collect::<Vec<_>>()[..] {
+        [sha, subject, author, date] => Ok(Commit { sha: sha.into(), subject: subject.into(), author: author.into(), date: date.into() }),
+        _ => anyhow::bail!("unexpected `git log` line {l:?}"),
+    }
 }
 
 /// The mirror of `location`, fetched only if it lacks one of `shas`: builds

@@ -3,6 +3,7 @@
 //! that tests and the job service call the steps directly.
 
 pub mod bench;
+pub mod bisect;
 pub mod build;
 pub mod cancel;
 pub mod compare;

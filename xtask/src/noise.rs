@@ -44,7 +44,7 @@ impl Args {
                 path: None,
             })
             .collect();
-        let rounds = Rounds { first: vec![self.pairs], until_decided: None, seed: self.seed };
+        let rounds = Rounds { first: vec![self.pairs], until_decided: None, decide_on: None, seed: self.seed };
         pipeline::measure_pairs(&sh, &cancel, &mut cells, &[vec![0, 1]], &rounds)?;
         cancel.check()?;
         let pairs = results::valid_pairs(&cells[0].doc, &cells[1].doc);

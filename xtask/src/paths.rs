@@ -110,6 +110,13 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Where bisect keeps its logs, pages and run documents, below `results/`.
+/// Readers of the history skip it: a bisect's runs measure commits out of
+/// order, one at a time, and are evidence for the bisect, not history.
+pub fn bisect_dir(results: &Path) -> PathBuf {
+    results.join("bisect")
+}
+
 /// Every `.json` file below `dir`, sorted; none when `dir` does not exist.
 /// The walker every reader of `results/` shares.
 pub fn json_files_under(dir: &Path) -> Result<Vec<PathBuf>> {

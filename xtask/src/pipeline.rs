@@ -2,7 +2,8 @@
 //! to come (bisect, reproduce, serve) combine:
 //!
 //! - [`toolchain_for_sha`]: a toolchain image for any Go commit reachable from
-//!   a mirror, without editing the pins;
+//!   a mirror, without editing the pins; [`workload_on`] a workload on it;
+//! - [`start_cell`]: the cell, run spec and document of a built [`Side`];
 //! - [`git::first_parent_commits`](crate::git::first_parent_commits): the
 //!   commits between two refs;
 //! - [`measure`]: run cells N (more) times, interleaved, saving each
@@ -13,19 +14,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gobench_core::analysis::{compare as table, Loaded};
-use gobench_core::config::Config;
-use gobench_core::document::Recorded;
-use gobench_core::lock::{LockedGo, Wanted};
-use gobench_core::plan::{self, Image};
+use gobench_core::config::{Benchmark, Config, Workload};
+use gobench_core::document::{self, Head, Recorded};
+use gobench_core::lock::{Lock, LockedGo, LockedWorkload, Wanted};
+use gobench_core::plan::{self, Cell, Image};
 use gobench_core::results;
-use gobench_core::schema::{Pairing, ResultDoc, Stopped};
+use gobench_core::schema::{Host, ImageRef, Pairing, ResultDoc, Stopped, Toolkit};
 use gobench_core::spec::RunSpec;
 use gobench_core::stats::{self, First, Next};
 use xshell::Shell;
 
 use crate::cancel::Cancel;
 use crate::paths::{write_atomic, Paths};
-use crate::{build, filelock, gen, git, lock, run};
+use crate::{bench, build, filelock, gen, git, lock, podman, run};
 
 /// A toolchain image for Go commit `sha` of the repository at `url` (a URL
 /// or a path, as in the pins): locked from the mirror, its recipe written to
@@ -49,6 +50,72 @@ pub fn toolchain_for_sha(
     gen::write_image(paths, &image)?;
     let id = build::build_one(sh, paths, config, &image, "[toolchain]", cancel)?;
     Ok((locked, image, id))
+}
+
+/// A Go commit built for a workload: the Go it was built with, the workload
+/// commit (workloads with a source) and both images with their IDs.
+pub struct Side {
+    pub go: LockedGo,
+    pub workload: Option<LockedWorkload>,
+    pub toolchain: (Image, String),
+    pub image: (Image, String),
+}
+
+/// The image of `workload` (at `wref`, as `lock` has it) on a built
+/// toolchain: its recipe written to `containerfiles/`, built unless it exists.
+#[allow(clippy::too_many_arguments)]
+pub fn workload_on(
+    sh: &Shell,
+    paths: &Paths,
+    config: &Config,
+    lock: &Lock,
+    go: LockedGo,
+    toolchain: (Image, String),
+    workload: &Workload,
+    wref: Option<&str>,
+    cancel: &Cancel,
+) -> Result<Side> {
+    let image = plan::workload_image(config, lock, &go, &toolchain.0, workload, wref).map_err(anyhow::Error::msg)?;
+    gen::write_image(paths, &image)?;
+    let id = build::build_one(sh, paths, config, &image, "[workload]", cancel)?;
+    let workload_entry = wref.and_then(|r| lock.workload_entry(workload.name.get_ref(), r)).cloned();
+    Ok(Side { go, workload: workload_entry, toolchain, image: (image, id) })
+}
+
+/// The cell of `bench` on a built side, how it runs, and its document with
+/// no runs yet.
+pub fn start_cell(
+    sh: &Shell,
+    config: &Config,
+    bench: &Benchmark,
+    side: &Side,
+    host: &Host,
+    toolkit: &Toolkit,
+) -> Result<(Cell, RunSpec, ResultDoc)> {
+    let cell = Cell {
+        go: side.go.name.clone(),
+        workload: bench.workload.get_ref().clone(),
+        workload_ref: side.workload.as_ref().map(|w| w.git_ref.clone()),
+        benchmark: bench.name.get_ref().clone(),
+        image: side.image.0.hash.clone(),
+        toolchain: side.toolchain.0.hash.clone(),
+    };
+    let spec = RunSpec::for_cell(config, &cell, &side.image.1).map_err(anyhow::Error::msg)?;
+    let image_ref = |(image, id): &(Image, String)| -> Result<ImageRef> {
+        Ok(ImageRef { hash: image.hash.clone(), id: id.clone(), tag: image.tag.clone(), layers: podman::layers(sh, &image.tag)? })
+    };
+    let head = Head {
+        cell: cell.clone(),
+        spec: spec.clone(),
+        runs_requested: bench.runs,
+        go_version: bench::go_version_of(sh, &side.toolchain.0.tag)?,
+        image: image_ref(&side.image)?,
+        toolchain_image: image_ref(&side.toolchain)?,
+        toolkit: toolkit.clone(),
+        host: host.clone(),
+    };
+    let doc = document::start_with(config, &side.go, side.workload.as_ref(), head).map_err(anyhow::Error::msg)?;
+    Ok((cell, spec, doc))
 }
 
 /// One cell being measured: how it runs, its document so far, and where the
@@ -106,6 +173,9 @@ pub struct Rounds {
     pub first: Vec<u32>,
     /// `--until-decided`: the change that counts as SAME and the cap.
     pub until_decided: Option<(f64, u32)>,
+    /// With `until_decided`: only this metric's decision counts (`None`: every
+    /// paired metric's).
+    pub decide_on: Option<String>,
     /// Round `k` orders its pairs by `stats::pair_order(len, seed + k)`.
     pub seed: u64,
 }
@@ -173,8 +243,16 @@ pub fn measure_pairs(sh: &Shell, cancel: &Cancel, cells: &mut [CellRuns], groups
         if cancel.is_cancelled() {
             break;
         }
-        let decided: Vec<(usize, usize, std::collections::BTreeMap<String, stats::Decision>)> =
-            pairs.iter().map(|&(a, b)| (a, b, results::pair_decisions(&cells[a].doc, &cells[b].doc, same_within))).collect();
+        let decided: Vec<(usize, usize, std::collections::BTreeMap<String, stats::Decision>)> = pairs
+            .iter()
+            .map(|&(a, b)| {
+                let mut d = results::pair_decisions(&cells[a].doc, &cells[b].doc, same_within);
+                if let Some(only) = &rounds.decide_on {
+                    d.retain(|name, _| name == only);
+                }
+                (a, b, d)
+            })
+            .collect();
         let all: Vec<stats::Decision> = decided.iter().flat_map(|(_, _, d)| d.values().copied()).collect();
         let done = total.iter().copied().max().unwrap_or(0);
         match stats::next_round(done, &all, cap as usize) {

@@ -263,13 +263,15 @@ fn metric_names(root: &Path) -> anyhow::Result<Vec<String>> {
     Ok(names.into_iter().collect())
 }
 
-/// Every result document under `results/` (other JSON there is not ours): its repository-relative
+/// Every result document under `results/` (other JSON there is not ours, and bisects' runs are not
+/// history): its repository-relative
 /// path and its bytes, sorted by path.
 fn result_documents(root: &Path, verbose: bool) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let files = crate::paths::json_files_under(&root.join(RESULTS_DIR))?;
     let ledger_path = root.join(LEDGER_PATH);
+    let bisect = crate::paths::bisect_dir(&root.join(RESULTS_DIR));
     let mut documents = Vec::new();
-    for file in files.iter().filter(|f| **f != ledger_path) {
+    for file in files.iter().filter(|f| **f != ledger_path && !f.starts_with(&bisect)) {
         let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         if !declares_result_schema(&bytes) {
             if verbose {

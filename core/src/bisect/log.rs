@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::search::{next_step, SearchError, Step, Verdict};
+use super::verdict::Ends;
 
 /// The current schema.
 pub const BISECT_LOG_SCHEMA: &str = "urn:gobench:bisect:1";
@@ -20,10 +21,24 @@ pub struct BisectLog {
     pub metric: String,
     pub good: End,
     pub bad: End,
+    /// The Go repository (a URL or a path, as in the pins) the candidates
+    /// come from.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub go_url: String,
+    /// The workload ref measured (etcd), `None` for workloads without refs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_ref: Option<String>,
+    /// Runs of a round: the ends' first round of pairs, and every
+    /// measurement of a candidate.
+    #[serde(default = "default_runs")]
+    pub runs: usize,
     /// When good is not an ancestor of bad: their merge base, measured as the
     /// good end in its place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_base: Option<String>,
+    /// The ends compared pair by pair, once they have been measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends: Option<Ends>,
     /// First-parent order, the good end first and the bad end last.
     pub candidates: Vec<Candidate>,
     /// How many times an unknown commit is measured before it is undecided.
@@ -43,6 +58,16 @@ pub struct End {
 pub struct Candidate {
     pub sha: String,
     pub subject: String,
+    /// `Name <email>`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub author: String,
+    /// Committer time, RFC 3339 UTC.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub date: String,
+}
+
+fn default_runs() -> usize {
+    crate::stats::FIRST_ROUND
 }
 
 /// One measurement of one candidate.
@@ -68,6 +93,12 @@ impl BisectLog {
     /// What to do next: where a resumed bisect continues.
     pub fn next(&self) -> Result<Step, SearchError> {
         next_step(self.candidates.len(), &self.history(), self.max_unknown)
+    }
+
+    /// The samples of the ends, in pair order: the ends are measured as
+    /// interleaved pairs, and a step of each keeps its side of the pairs.
+    pub fn ends(&self) -> (Vec<f64>, Vec<f64>) {
+        (self.samples(0), self.samples(self.candidates.len().saturating_sub(1)))
     }
 
     /// Every sample measured for a candidate, over all its steps (a repeat
@@ -104,12 +135,18 @@ pub fn parse(text: &str) -> Result<BisectLog, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample() -> BisectLog {
-        let candidates: Vec<Candidate> =
-            (0..5).map(|i| Candidate { sha: format!("{i:040x}"), subject: format!("runtime: change {i}") }).collect();
+    pub(crate) fn sample() -> BisectLog {
+        let candidates: Vec<Candidate> = (0..5)
+            .map(|i| Candidate {
+                sha: format!("{i:040x}"),
+                subject: format!("runtime: change {i}"),
+                author: "Gopher <gopher@example.com>".to_string(),
+                date: format!("2026-0{}-01T00:00:00Z", i + 1),
+            })
+            .collect();
         let step = |index: usize, samples: &[f64], verdict| LogStep {
             index,
             sha: candidates[index].sha.clone(),
@@ -130,7 +167,11 @@ mod tests {
             metric: "rps".to_string(),
             good: End { git_ref: "go1.26.0".to_string(), sha: candidates[0].sha.clone() },
             bad: End { git_ref: "master".to_string(), sha: candidates[4].sha.clone() },
+            go_url: "https://go.googlesource.com/go".to_string(),
+            workload_ref: Some("release-3.6".to_string()),
+            runs: 10,
             merge_base: None,
+            ends: super::super::verdict::confirm_ends(&steps[0].samples, &steps[1].samples, crate::stats::Direction::HigherIsBetter, 0.02),
             candidates,
             max_unknown: 3,
             steps,
@@ -152,6 +193,16 @@ mod tests {
         // the first bad is 1 or 2.
         assert_eq!(log.next(), Ok(Step::Range { first: 1, last: 2, skipped: vec![1], undecided: vec![] }));
         assert_eq!(log.samples(2), vec![95.0, 94.0, 91.0, 90.0]);
+    }
+
+    /// The first v1 logs had no Go URL, workload ref, run count, authors or
+    /// dates: they still load, with the defaults.
+    #[test]
+    fn the_first_v1_logs_still_load() {
+        let log = parse(include_str!("testdata/log-v1-first.json")).unwrap();
+        assert_eq!((log.go_url.as_str(), log.workload_ref.as_deref(), log.runs), ("", None, 10));
+        assert_eq!(log.candidates[1].author, "");
+        assert_eq!(log.next(), sample().next());
     }
 
     #[test]

@@ -14,20 +14,17 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use gobench_core::analysis::compare as table;
 use gobench_core::config::{Config, Workload};
-use gobench_core::document::{self, Head};
 use gobench_core::job::{Comparison, JobKind, Role, Row};
-use gobench_core::lock::{Lock, LockedGo, LockedWorkload, Wanted};
-use gobench_core::plan::{self, Cell, Image};
+use gobench_core::lock::{Lock, Wanted};
+use gobench_core::plan;
 use gobench_core::results;
-use gobench_core::schema::ImageRef;
-use gobench_core::spec::RunSpec;
 use gobench_core::stats::{self, Verdict};
 use xshell::Shell;
 
 use crate::cancel::Cancel;
 use crate::paths::Paths;
-use crate::pipeline::{self, CellRuns};
-use crate::{bench, build, gen, git, host, podman};
+use crate::pipeline::{self, CellRuns, Side};
+use crate::{build, gen, git, host, podman};
 
 /// What one job asks the pipeline to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,15 +93,6 @@ impl Runner for Pipeline {
     }
 }
 
-/// One side of a job, built: the Go it was built with, its workload commit
-/// (workloads with a source) and its images.
-struct Side {
-    go: LockedGo,
-    workload: Option<LockedWorkload>,
-    toolchain: (Image, String),
-    image: (Image, String),
-}
-
 fn measure_job(paths: &Paths, work: &Work, cancel: &Cancel) -> Result<Comparison> {
     let sh = podman::shell()?;
     let (config, lock) = paths.load_pinned()?;
@@ -119,36 +107,14 @@ fn measure_job(paths: &Paths, work: &Work, cancel: &Cancel) -> Result<Comparison
     let mut cells = Vec::new();
     for (name, side) in [("baseline", baseline.as_ref()), ("candidate", Some(&candidate))] {
         let Some(side) = side else { continue };
-        let cell = Cell {
-            go: side.go.name.clone(),
-            workload: workload.name.get_ref().clone(),
-            workload_ref: side.workload.as_ref().map(|w| w.git_ref.clone()),
-            benchmark: bench.name.get_ref().clone(),
-            image: side.image.0.hash.clone(),
-            toolchain: side.toolchain.0.hash.clone(),
-        };
-        let spec = RunSpec::for_cell(&config, &cell, &side.image.1).map_err(anyhow::Error::msg)?;
-        let image_ref = |(image, id): &(Image, String)| -> Result<ImageRef> {
-            Ok(ImageRef { hash: image.hash.clone(), id: id.clone(), tag: image.tag.clone(), layers: podman::layers(&sh, &image.tag)? })
-        };
-        let head = Head {
-            cell: cell.clone(),
-            spec: spec.clone(),
-            runs_requested: bench.runs,
-            go_version: bench::go_version_of(&sh, &side.toolchain.0.tag)?,
-            image: image_ref(&side.image)?,
-            toolchain_image: image_ref(&side.toolchain)?,
-            toolkit: toolkit.clone(),
-            host: host.clone(),
-        };
-        let doc = document::start_with(&config, &side.go, side.workload.as_ref(), head).map_err(anyhow::Error::msg)?;
+        let (cell, spec, doc) = pipeline::start_cell(&sh, &config, bench, side, &host, &toolkit)?;
         // Both sides of a workload job have the same cell: the file names tell them apart.
         let path = Some(dir.join(results::file_name(&format!("{}.job-{}-{name}", cell.id(), work.job))));
         cells.push(CellRuns { label: format!("{name} {}", cell.id()), spec, doc, path });
     }
     // Candidate and baseline are one pair, in a balanced order seeded by the job.
     let groups = vec![(0..cells.len()).collect::<Vec<_>>()];
-    let rounds = pipeline::Rounds { first: vec![bench.runs], until_decided: None, seed: work.job };
+    let rounds = pipeline::Rounds { first: vec![bench.runs], until_decided: None, decide_on: None, seed: work.job };
     pipeline::measure_pairs(&sh, cancel, &mut cells, &groups, &rounds)?;
     cancel.check()?;
 
@@ -228,11 +194,7 @@ fn build_side(
             (master.clone(), (image, id), lock, Some(git_ref))
         }
     };
-    let image = plan::workload_image(config, &lock, &go, &toolchain.0, workload, wref.as_deref()).map_err(anyhow::Error::msg)?;
-    gen::write_image(paths, &image)?;
-    let id = build::build_one(sh, paths, config, &image, "[workload]", cancel)?;
-    let workload_entry = wref.as_deref().and_then(|r| lock.workload_entry(workload.name.get_ref(), r)).cloned();
-    Ok(Side { go, workload: workload_entry, toolchain, image: (image, id) })
+    pipeline::workload_on(sh, paths, config, &lock, go, toolchain, workload, wref.as_deref(), cancel)
 }
 
 /// Orchestration tests' stand-in: waits, then answers from the SHAs, so a

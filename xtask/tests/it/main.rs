@@ -3,6 +3,7 @@
 
 mod analysis;
 mod bench;
+mod bisect;
 mod build;
 mod etcd_cell;
 mod horreum;

@@ -148,17 +148,6 @@ fn commands_say_when_the_lock_is_missing_or_stale() {
     assert!(err.contains("is stale"), "{err}");
 }
 
-#[test]
-fn unimplemented_commands_say_so_and_fail() {
-    let p = Project::shipped();
-    for cmd in ["bisect"] {
-        let err = p.fails(&[cmd]);
-        assert!(err.contains("not implemented yet"), "{cmd}: {err}");
-        let help = p.ok(&[cmd, "--help"]);
-        assert!(help.contains("Not implemented yet"), "{cmd}: {help}");
-    }
-}
-
 /// Mirrors hold branches and tags only (a `--mirror` of Gerrit or GitHub
 /// would fetch every change); a change ref is fetched when it is named.
 #[test]
@@ -175,4 +164,15 @@ fn a_change_ref_outside_branches_and_tags_is_fetched_on_demand() {
     p.ok(&["lock"]);
     let lock = std::fs::read_to_string(p.path().join("toolchains.lock")).unwrap();
     assert!(lock.contains(&format!("sha = \"{change}\"")), "{lock}");
+}
+
+#[test]
+fn bisect_says_what_it_needs() {
+    let p = Project::shipped();
+    let out = p.xtask(&["bisect"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--good") && err.contains("--bad") && err.contains("--bench"), "{err}");
+    let help = p.ok(&["bisect", "--help"]);
+    assert!(help.contains("git bisect run") && help.contains("results/bisect/<id>/log.json") && help.contains("--max-runs"), "{help}");
 }

@@ -252,6 +252,18 @@ test)
     speed=$(cat "$goroot/src/fake/speed")
     pause=$(cat "$goroot/src/fake/sleep")
     printf '#!/bin/sh\nsleep %s\nprintf "goos: linux\\ngoarch: amd64\\npkg: %s\\nBenchmarkFake-2   \\t 1000\\t %s ns/op\\nPASS\\n"\n' "$pause" "$pkg" "$speed" > "$out"
+    # A commit with src/fake/noise (a percentage) builds test binaries whose
+    # ns/op is spread uniformly by that much either way, drawn at run time.
+    if [ -f "$goroot/src/fake/noise" ]; then
+        noise=$(cat "$goroot/src/fake/noise")
+        cat > "$out" <<BIN
+#!/bin/sh
+sleep $pause
+r=\$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+v=\$(( $speed * (1000 - $noise * 10 + r % ($noise * 20 + 1)) / 1000 ))
+printf 'goos: linux\\ngoarch: amd64\\npkg: $pkg\\nBenchmarkFake-2   \\t 1000\\t %s ns/op\\nPASS\\n' "\$v"
+BIN
+    fi
     # A commit with src/fake/unstable builds test binaries that differ every time.
     if [ -f "$goroot/src/fake/unstable" ]; then echo ": built at $(date +%s%N)" >> "$out"; fi
     chmod +x "$out" ;;
@@ -283,6 +295,22 @@ pub fn fake_go_repo(dir: &Path, speed: u32, sleep_secs: u32) {
     make_executable(&dir.join("src/make.bash"));
     commit_all(dir, "cmd/compile: break the build", "2026-03-02T00:00:00Z");
     git(dir, &["checkout", "-q", "master"], "2026-03-02T00:00:00Z");
+}
+
+/// A first-parent history on the fake Go repository's `master`: one commit
+/// per speed (the benchmark's ns/op), each run spread by `noise` percent
+/// either way. Returns the commits' SHAs, oldest first.
+pub fn fake_go_history(dir: &Path, speeds: &[u32], noise: u32) -> Vec<String> {
+    write(&dir.join("src/fake/noise"), &format!("{noise}\n"));
+    speeds
+        .iter()
+        .enumerate()
+        .map(|(i, speed)| {
+            write(&dir.join("src/fake/speed"), &format!("{speed}\n"));
+            write(&dir.join(format!("src/fake/change{i}")), "a change\n");
+            commit_all(dir, &format!("fake: change {i}, {speed} ns/op"), &format!("2026-04-{:02}T00:00:00Z", i + 1))
+        })
+        .collect()
 }
 
 /// A project whose Go refs come from a fake Go repository, with one go-std
