@@ -12,7 +12,8 @@ use anyhow::{Context, Result};
 use gobench_core::config::{DataDir, WorkloadKind};
 use gobench_core::document::{self, Outcome, Recorded};
 use gobench_core::parse::RunExit;
-use gobench_core::schema::Monitoring;
+use gobench_core::schema::{Monitoring, ServerMetrics};
+use gobench_core::servermetrics;
 use gobench_core::spec::{RunSpec, ENDPOINT};
 use xshell::{cmd, Shell};
 
@@ -33,16 +34,18 @@ pub struct RunOutput {
     pub stdout: String,
     pub stderr: String,
     pub monitoring: Monitoring,
+    pub server_metrics: Option<ServerMetrics>,
 }
 
 pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// Containers of one run; removed when dropped, whatever happened.
-struct Containers {
-    names: Vec<String>,
-    volumes: Vec<String>,
+/// Containers and volumes of one run (or of the host's fsync probe);
+/// removed when dropped, whatever happened.
+pub(crate) struct Containers {
+    pub names: Vec<String>,
+    pub volumes: Vec<String>,
 }
 
 impl Drop for Containers {
@@ -98,7 +101,7 @@ pub fn remove_orphans() -> Result<Vec<String>> {
     Ok(removed)
 }
 
-fn unique_name(role: &str) -> String {
+pub(crate) fn unique_name(role: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     format!("gobench-{}-{}-{role}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
 }
@@ -140,6 +143,8 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
             monitoring.peak_memory_bytes.insert("server".to_string(), peak);
         }
     }
+    // After the samples stop, so that the scrape's own work is not in them.
+    let server_metrics = server.as_ref().map(|s| scrape(s));
     let logs = podman::command().args(["logs", &client]).output().context("reading the benchmark container's output")?;
     Ok(RunOutput {
         started,
@@ -148,6 +153,7 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
         stdout: String::from_utf8_lossy(&logs.stdout).into_owned(),
         stderr: tail(&String::from_utf8_lossy(&logs.stderr), STDERR_TAIL),
         monitoring,
+        server_metrics,
     })
 }
 
@@ -208,6 +214,33 @@ fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers, cancel: &Can
     }
 }
 
+/// How long one request to the server's HTTP endpoints may take.
+const HTTP_TIMEOUT_SECS: u64 = 10;
+
+/// `GET path` on the etcd server's client URL, from inside its container:
+/// its network namespace has only loopback, and the images have bash but
+/// no curl. Returns the body of a 200 answer.
+fn http_get(container: &str, path: &str, timeout_secs: u64) -> Result<Vec<u8>> {
+    let (host, port) = ENDPOINT.split_once(':').expect("ENDPOINT is host:port");
+    let get = format!(r#"exec 3<>/dev/tcp/{host}/{port} && printf 'GET %s HTTP/1.0\r\nHost: {host}\r\n\r\n' "$1" >&3 && cat <&3"#);
+    let out = podman::command()
+        .args(["exec", container, "timeout", &timeout_secs.to_string(), "bash", "-c", &get, "get", path])
+        .output()
+        .with_context(|| format!("running podman exec {container} for GET {path}"))?;
+    anyhow::ensure!(out.status.success(), "GET {path} in {container} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    let body = gobench_core::parse::http::ok_body(&out.stdout).map_err(|e| anyhow::anyhow!("GET {path}: {e}"))?;
+    Ok(body.to_vec())
+}
+
+/// The kept part of the server's `/metrics`; a failed scrape is recorded
+/// with its reason (it says nothing about the run's validity).
+fn scrape(server: &str) -> ServerMetrics {
+    match http_get(server, "/metrics", HTTP_TIMEOUT_SECS) {
+        Ok(body) => servermetrics::from_scrape(&String::from_utf8_lossy(&body)),
+        Err(e) => servermetrics::failed(format!("{e:#}")),
+    }
+}
+
 /// Waits for a container to exit, at most `timeout`; a container that
 /// outlives it is killed and the run marked timed out.
 fn wait_for(name: &str, timeout: Duration, cancel: &Cancel) -> Result<RunExit> {
@@ -257,6 +290,7 @@ pub fn record(sh: &Shell, spec: &RunSpec, index: u32, cancel: &Cancel) -> Record
             stdout: out.stdout,
             stderr_tail: out.stderr,
             monitoring: out.monitoring,
+            server_metrics: out.server_metrics,
         },
         Err(e) => Outcome::Failed { started: rfc3339(started), ended: rfc3339(SystemTime::now()), reason: format!("{e:#}") },
     };

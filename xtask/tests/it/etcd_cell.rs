@@ -11,7 +11,8 @@
 //! container joining the server's network namespace (the stand-in client
 //! writes a key to the server through it before it prints anything, and a
 //! run whose server it cannot reach fails); the time limit; the monitor's
-//! samples and the server's peak memory; parsing and judging of the report;
+//! samples and the server's peak memory; the scrape of the server's own
+//! `/metrics` at the end of the run; parsing and judging of the report;
 //! the exit code of `xtask run`; the removal of every container and volume
 //! afterwards, also when `xtask run` is interrupted.
 //!
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use gobench_core::hash::sha256_hex;
 use gobench_core::schema::Run;
+use gobench_core::servermetrics;
 
 use crate::support::{base_image, podman, workspace};
 
@@ -208,6 +210,16 @@ fn put_report_is_a_valid_run_with_metrics_of_the_server() {
         m.samples
     );
     assert!(m.peak_memory_bytes.get("server").is_some_and(|&b| b > 0), "no server peak memory: {:?}", m.peak_memory_bytes);
+    // The real server's /metrics, read after the client finished.
+    let sm = r.server_metrics.as_ref().expect("no server metrics in the run");
+    assert_eq!(sm.error, None);
+    for name in servermetrics::HISTOGRAMS {
+        let h = sm.histograms.get(name).unwrap_or_else(|| panic!("no {name} in {:?}", sm.histograms.keys()));
+        assert!(h.count > 0 && h.p99.is_some_and(|p| p > 0.0), "{name}: {h:?}");
+    }
+    assert!(sm.summaries.get("go_gc_duration_seconds").is_some_and(|s| !s.quantiles.is_empty()), "{:?}", sm.summaries);
+    assert!(sm.values.get("process_resident_memory_bytes").is_some_and(|&b| b > 1e6), "{:?}", sm.values);
+    assert!(sm.values.contains_key("go_memstats_heap_alloc_bytes"), "{:?}", sm.values.keys());
 }
 
 #[test]
