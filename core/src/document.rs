@@ -62,6 +62,7 @@ pub fn record(spec: &RunSpec, index: u32, outcome: Outcome, host_activity: Vec<S
                 monitoring,
                 host_activity,
                 server_metrics,
+                profiles: BTreeMap::new(),
             };
             Recorded { run, judged }
         }
@@ -81,6 +82,7 @@ pub fn record(spec: &RunSpec, index: u32, outcome: Outcome, host_activity: Vec<S
                 monitoring: Monitoring::default(),
                 host_activity,
                 server_metrics: None,
+                profiles: BTreeMap::new(),
             };
             Recorded { run, judged }
         }

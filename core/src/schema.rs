@@ -239,6 +239,10 @@ pub struct Run {
     /// the series that explain a run (disk, memory, GC) are kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_metrics: Option<ServerMetrics>,
+    /// With `--profile`: gzipped pprof files beside the document, by kind
+    /// (`cpu`, `heap`), named relative to the document's directory.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, String>,
 }
 
 /// The kept part of an etcd server's `/metrics` at the end of a run.

@@ -77,7 +77,7 @@ pub fn measure(sh: &Shell, cancel: &Cancel, cells: &mut [CellRuns], order: &[(us
         }
         let cell = &mut cells[i];
         eprint!("[{}/{}] {} run {}: ", step + 1, order.len(), cell.label, rep + 1);
-        let recorded = run::record(sh, &cell.spec, rep, cancel);
+        let recorded = run::record(sh, &cell.spec, rep, cell.path.as_deref(), cancel);
         if cancel.is_cancelled() {
             eprintln!("stopped, not kept");
             break;

@@ -4,6 +4,7 @@
 //!
 //! Also `cargo xtask run`, which runs a benchmark once in any image.
 
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -13,11 +14,12 @@ use gobench_core::config::{DataDir, WorkloadKind};
 use gobench_core::document::{self, Outcome, Recorded};
 use gobench_core::parse::RunExit;
 use gobench_core::schema::{Monitoring, ServerMetrics};
-use gobench_core::servermetrics;
-use gobench_core::spec::{RunSpec, ENDPOINT};
+use gobench_core::spec::{RunSpec, ENDPOINT, GOSTD_PROFILES};
+use gobench_core::{results, servermetrics};
 use xshell::{cmd, Shell};
 
 use crate::cancel::{self, Cancel};
+use crate::paths::write_atomic;
 use crate::{flags, monitor, podman};
 
 pub const MONITOR_INTERVAL: Duration = Duration::from_millis(500);
@@ -35,6 +37,8 @@ pub struct RunOutput {
     pub stderr: String,
     pub monitoring: Monitoring,
     pub server_metrics: Option<ServerMetrics>,
+    /// With a profiling spec: gzipped pprof bytes by kind (`cpu`, `heap`).
+    pub profiles: Vec<(String, Vec<u8>)>,
 }
 
 pub fn rfc3339(t: SystemTime) -> String {
@@ -134,6 +138,17 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
     let out = run.output().context("starting the benchmark container")?;
     anyhow::ensure!(out.status.success(), "podman run of the benchmark client failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     monitor.add_container(sh, "client", &client)?;
+    // The CPU profile covers the first `secs` of the client's run: Go's
+    // profile endpoint cannot be stopped early, and CPU samples are only
+    // taken while the server works, so a window longer than the run costs
+    // only the wait for it.
+    let cpu_profile = match (&server, spec.profile_secs) {
+        (Some(server), Some(secs)) => {
+            let server = server.clone();
+            Some(std::thread::spawn(move || http_get(&server, &format!("/debug/pprof/profile?seconds={secs}"), secs + HTTP_TIMEOUT_SECS)))
+        }
+        _ => None,
+    };
 
     let exit = wait_for(&client, spec.timeout(), cancel)?;
     let ended = SystemTime::now();
@@ -141,6 +156,22 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
     if let Some(server) = &server {
         if let Ok(peak) = monitor::peak_memory(sh, server) {
             monitoring.peak_memory_bytes.insert("server".to_string(), peak);
+        }
+    }
+    let mut profiles = Vec::new();
+    if spec.profile_secs.is_some() {
+        let fetched = match (&server, cpu_profile) {
+            (Some(server), Some(cpu)) => vec![
+                ("heap", http_get(server, "/debug/pprof/heap", HTTP_TIMEOUT_SECS)),
+                ("cpu", cpu.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the CPU profile's thread panicked")))),
+            ],
+            _ => GOSTD_PROFILES.iter().map(|&(kind, path)| (kind, copy_out(&client, path))).collect(),
+        };
+        for (kind, bytes) in fetched {
+            match bytes {
+                Ok(b) => profiles.push((kind.to_string(), b)),
+                Err(e) => eprintln!("warning: no {kind} profile: {e:#}"),
+            }
         }
     }
     // After the samples stop, so that the scrape's own work is not in them.
@@ -154,7 +185,17 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
         stderr: tail(&String::from_utf8_lossy(&logs.stderr), STDERR_TAIL),
         monitoring,
         server_metrics,
+        profiles,
     })
+}
+
+/// The bytes of `path` in the (stopped) container `name`.
+fn copy_out(name: &str, path: &str) -> Result<Vec<u8>> {
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let to = dir.path().join("profile");
+    let out = podman::command().arg("cp").arg(format!("{name}:{path}")).arg(&to).output().context("running podman cp")?;
+    anyhow::ensure!(out.status.success(), "podman cp {name}:{path} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    std::fs::read(&to).with_context(|| format!("reading {}", to.display()))
 }
 
 /// Starts an etcd server on a fresh data directory and waits until it
@@ -191,6 +232,9 @@ fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers, cancel: &Can
         "http://127.0.0.1:2380",
     ]);
     c.args(&spec.server_flags);
+    if spec.profile_secs.is_some() {
+        c.arg("--enable-pprof");
+    }
     guard.names.push(name.clone());
     let out = c.output().context("starting the etcd server container")?;
     anyhow::ensure!(out.status.success(), "podman run of the etcd server failed: {}", String::from_utf8_lossy(&out.stderr).trim());
@@ -279,19 +323,26 @@ fn tail(s: &str, max: usize) -> String {
 
 /// Runs, judges and records one repetition; a run that could not take place
 /// is recorded as invalid with the reason.
-pub fn record(sh: &Shell, spec: &RunSpec, index: u32, cancel: &Cancel) -> Recorded {
+///
+/// Profiles of a profiled run are written beside the document `doc` (or
+/// into the current directory for `cargo xtask run`) and named in the run.
+pub fn record(sh: &Shell, spec: &RunSpec, index: u32, doc: Option<&Path>, cancel: &Cancel) -> Recorded {
     let started = SystemTime::now();
     let mut activity = host_activity();
+    let mut profiles = Vec::new();
     let outcome = match run_once(sh, spec, cancel) {
-        Ok(out) => Outcome::Ran {
-            started: rfc3339(out.started),
-            ended: rfc3339(out.ended),
-            exit: out.exit,
-            stdout: out.stdout,
-            stderr_tail: out.stderr,
-            monitoring: out.monitoring,
-            server_metrics: out.server_metrics,
-        },
+        Ok(out) => {
+            profiles = out.profiles;
+            Outcome::Ran {
+                started: rfc3339(out.started),
+                ended: rfc3339(out.ended),
+                exit: out.exit,
+                stdout: out.stdout,
+                stderr_tail: out.stderr,
+                monitoring: out.monitoring,
+                server_metrics: out.server_metrics,
+            }
+        }
         Err(e) => Outcome::Failed { started: rfc3339(started), ended: rfc3339(SystemTime::now()), reason: format!("{e:#}") },
     };
     for a in host_activity() {
@@ -299,7 +350,21 @@ pub fn record(sh: &Shell, spec: &RunSpec, index: u32, cancel: &Cancel) -> Record
             activity.push(a);
         }
     }
-    document::record(spec, index, outcome, activity)
+    let mut recorded = document::record(spec, index, outcome, activity);
+    let (dir, doc_file) = match doc {
+        Some(d) => (d.parent().unwrap_or(Path::new(".")), d.file_name().map_or("run".into(), |n| n.to_string_lossy())),
+        None => (Path::new("."), "run".into()),
+    };
+    for (kind, bytes) in profiles {
+        let name = results::profile_file_name(&doc_file, index, &kind);
+        match write_atomic(&dir.join(&name), &bytes) {
+            Ok(()) => {
+                recorded.run.profiles.insert(kind, name);
+            }
+            Err(e) => eprintln!("warning: the {kind} profile was not kept: {e:#}"),
+        }
+    }
+    recorded
 }
 
 /// Other gobench work on this host right now: image builds, and containers
@@ -330,7 +395,7 @@ impl flags::Run {
         let sh = podman::shell()?;
         let spec = self.spec();
         let _host = crate::filelock::acquire(&crate::filelock::host_bench_lock_path(), "cargo xtask run", HOST_LOCK_TIMEOUT, &cancel)?;
-        let recorded = record(&sh, &spec, 0, &cancel);
+        let recorded = record(&sh, &spec, 0, None, &cancel);
         println!("{}", serde_json::to_string_pretty(&recorded.run)?);
         cancel.check()?;
         if !recorded.run.validity.valid {
@@ -351,6 +416,7 @@ impl flags::Run {
             data_dir: self.data_dir.into(),
             server_cpus: self.server_cpus,
             client_cpus: self.client_cpus,
+            profile_secs: self.profile,
         }
     }
 }

@@ -74,6 +74,7 @@ fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metric
             monitoring: Monitoring::default(),
             host_activity: Vec::new(),
             server_metrics: None,
+            profiles: Default::default(),
         }],
         reproduces: None,
         pairing: None,

@@ -100,12 +100,17 @@ fn serial() -> MutexGuard<'static, ()> {
 
 /// `xtask run --kind etcd --image <stand-in> ...` as a child process.
 fn spawn_run(timeout_secs: u64, extra: &[&str], args: &[&str]) -> (Child, Instant) {
+    spawn_run_in(Path::new("."), timeout_secs, extra, args)
+}
+
+/// [`spawn_run`] in the working directory `dir` (where `--profile` writes).
+fn spawn_run_in(dir: &Path, timeout_secs: u64, extra: &[&str], args: &[&str]) -> (Child, Instant) {
     let image = standin_image();
     let timeout = timeout_secs.to_string();
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
     c.args(["run", "--kind", "etcd", "--image", &image, "--timeout-secs", &timeout]).args(extra).arg("--").args(args);
     // Its own process group, so a test can send Ctrl-C's SIGINT to the group.
-    c.process_group(0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.current_dir(dir).process_group(0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = c.spawn().unwrap();
     (child, Instant::now())
 }
@@ -220,6 +225,28 @@ fn put_report_is_a_valid_run_with_metrics_of_the_server() {
     assert!(sm.summaries.get("go_gc_duration_seconds").is_some_and(|s| !s.quantiles.is_empty()), "{:?}", sm.summaries);
     assert!(sm.values.get("process_resident_memory_bytes").is_some_and(|&b| b > 1e6), "{:?}", sm.values);
     assert!(sm.values.contains_key("go_memstats_heap_alloc_bytes"), "{:?}", sm.values.keys());
+}
+
+/// `--profile`: the real server runs with `--enable-pprof`; its CPU
+/// profile of the first 2 s and its heap profile at the end are kept as
+/// gzipped pprof files and named in the run.
+#[test]
+fn a_profiled_run_keeps_the_servers_cpu_and_heap_profiles() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let (child, started) = spawn_run_in(dir.path(), 120, &["--profile=2"], &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]));
+    let o = finish(child, started);
+    assert!(o.status.success() && o.run.validity.valid, "{:?}\n{}", o.run.validity, o.stderr);
+    assert_eq!(
+        o.run.profiles.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
+        [("cpu", "run.run-0.cpu.pb.gz"), ("heap", "run.run-0.heap.pb.gz")],
+        "{}",
+        o.stderr
+    );
+    for name in o.run.profiles.values() {
+        let bytes = std::fs::read(dir.path().join(name)).unwrap();
+        assert!(bytes.len() > 100 && bytes.starts_with(&[0x1f, 0x8b]), "{name} is not gzip: {} bytes", bytes.len());
+    }
 }
 
 #[test]
