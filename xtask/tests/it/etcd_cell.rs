@@ -383,3 +383,39 @@ fn ctrl_c_to_the_process_group_stops_the_run_and_removes_its_containers() {
     // foreground group, the podman processes `xtask run` started included.
     interrupt("client", |pid| format!("-{pid}"));
 }
+
+/// `compare --profiles` on two documents whose runs were profiled for real:
+/// the toolchain's `go tool pprof` (in B's toolchain image, here the
+/// stand-in with the base image's Go) prints a diff of each kind.
+#[test]
+fn compare_profiles_diffs_each_kind_with_go_tool_pprof() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::copy(workspace().join("toolchains.toml"), project.path().join("toolchains.toml")).unwrap();
+    let golden = std::fs::read_to_string(workspace().join("tests/golden/document/etcd-put.json")).unwrap();
+    for side in ["a", "b"] {
+        let dir = project.path().join("results").join(side);
+        std::fs::create_dir_all(&dir).unwrap();
+        let o = {
+            let _serial = serial();
+            let (child, started) = spawn_run_in(&dir, 120, &["--profile=1"], &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]));
+            finish(child, started)
+        };
+        assert!(o.run.validity.valid && o.run.profiles.len() == 2, "{:?} {:?}\n{}", o.run.validity, o.run.profiles, o.stderr);
+        let mut doc: gobench_core::schema::ResultDoc = serde_json::from_str(&golden).unwrap();
+        doc.runs = vec![o.run];
+        doc.provenance.toolchain_image.id = standin_image();
+        std::fs::write(dir.join("run.json"), serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(project.path())
+        .args(["--config", "toolchains.toml", "compare", "--profiles", "results/a/run.json", "results/b/run.json"])
+        .env("CONTAINERS_CONF", workspace().join("scripts/containers.conf"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for (kind, pprof_type) in [("cpu", "Type: cpu"), ("heap", "Type: inuse_space")] {
+        let section = stdout.split("## ").find(|s| s.starts_with(kind)).unwrap_or_else(|| panic!("no {kind} section:\n{stdout}"));
+        assert!(section.contains(pprof_type) && section.contains("flat%"), "{kind}:\n{section}");
+    }
+}
