@@ -130,12 +130,7 @@ pub fn bench(
         let names: Vec<&str> = written.iter().map(|(_, s)| s.label.as_str()).collect();
         let stopped = if cancel.is_cancelled() { " (interrupted)" } else { "" };
         let message = format!("results: {} cell(s){stopped}\n\n{}\n", names.len(), names.join("\n"));
-        let mut to_commit = files.clone();
-        // The profiles the documents name live beside them.
-        for (_, s) in &written {
-            let dir = s.path.as_ref().and_then(|p| p.parent()).expect("bench saves every document");
-            to_commit.extend(s.doc.runs.iter().flat_map(|r| r.profiles.values()).map(|name| dir.join(name)));
-        }
+        let mut to_commit: Vec<PathBuf> = written.iter().flat_map(|(_, s)| s.written_files()).collect();
         to_commit.extend(crate::gen::recipe_files(paths, written.iter().flat_map(|(cell, _)| [&cell.image, &cell.toolchain])));
         match git::commit_files(&sh, &paths.root, &to_commit, &message)? {
             true => println!("committed {} result file(s)", files.len()),

@@ -126,6 +126,14 @@ fn probe_disks(cells: &mut [CellRuns]) {
 }
 
 impl CellRuns {
+    /// The files this cell wrote: its document and the profiles its runs
+    /// name beside it (what a commit of its results must include).
+    pub fn written_files(&self) -> Vec<PathBuf> {
+        let Some(path) = &self.path else { return Vec::new() };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::iter::once(path.clone()).chain(self.doc.runs.iter().flat_map(|r| r.profiles.values()).map(|name| dir.join(name))).collect()
+    }
+
     /// Writes the document to its path, if it has one.
     fn save(&self) -> Result<()> {
         if let Some(path) = &self.path {
