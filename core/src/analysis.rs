@@ -8,6 +8,7 @@
 //! - [`changes`]: change detection over series with Horreum's relative
 //!   difference and E-divisive, and the missing-data watchdog.
 //! - [`export`]: Go benchmark format (what `benchstat` reads) and CSV.
+//! - [`profiles`]: the pprof files and arguments of `compare --profiles`.
 //! - [`report`]: the static HTML report with inline SVG plots.
 //!
 //! Architecture invariant: no I/O. Documents come in as [`Loaded`] (a
@@ -17,6 +18,7 @@
 pub mod changes;
 pub mod compare;
 pub mod export;
+pub mod profiles;
 pub mod report;
 pub mod series;
 pub(crate) mod svg;

@@ -13,7 +13,7 @@ use crate::parse::{RunExit, Validity};
 use crate::plan::Cell;
 use crate::results::{self, Judged};
 use crate::schema::{
-    GoProvenance, Host, ImageRef, Metric, Monitoring, Provenance, ResultDoc, Run, Toolkit, WorkloadProvenance, RESULT_SCHEMA,
+    GoProvenance, Host, ImageRef, Metric, Monitoring, Provenance, ResultDoc, Run, ServerMetrics, Toolkit, WorkloadProvenance, RESULT_SCHEMA,
 };
 use crate::spec::RunSpec;
 use crate::stats;
@@ -28,14 +28,12 @@ pub enum Outcome {
         stdout: String,
         stderr_tail: String,
         monitoring: Monitoring,
+        /// etcd's `/metrics` at the end of the run (`None` for go-std).
+        server_metrics: Option<ServerMetrics>,
     },
     /// The run could not take place (podman failed, the server never became
     /// healthy): recorded as an invalid run with the reason.
-    Failed {
-        started: String,
-        ended: String,
-        reason: String,
-    },
+    Failed { started: String, ended: String, reason: String },
 }
 
 /// A judged run: the record that goes into the document, and the metric
@@ -49,7 +47,7 @@ pub struct Recorded {
 /// Judges an outcome of repetition `index` of `spec`.
 pub fn record(spec: &RunSpec, index: u32, outcome: Outcome, host_activity: Vec<String>) -> Recorded {
     match outcome {
-        Outcome::Ran { started, ended, exit, stdout, stderr_tail, monitoring } => {
+        Outcome::Ran { started, ended, exit, stdout, stderr_tail, monitoring, server_metrics } => {
             let judged = results::judge(spec.kind, &spec.args, &stdout, exit);
             let run = Run {
                 index,
@@ -63,6 +61,8 @@ pub fn record(spec: &RunSpec, index: u32, outcome: Outcome, host_activity: Vec<S
                 stderr_tail,
                 monitoring,
                 host_activity,
+                server_metrics,
+                profiles: BTreeMap::new(),
             };
             Recorded { run, judged }
         }
@@ -81,6 +81,8 @@ pub fn record(spec: &RunSpec, index: u32, outcome: Outcome, host_activity: Vec<S
                 stderr_tail: String::new(),
                 monitoring: Monitoring::default(),
                 host_activity,
+                server_metrics: None,
+                profiles: BTreeMap::new(),
             };
             Recorded { run, judged }
         }
@@ -267,7 +269,7 @@ mod tests {
         assert!(want == actual, "{path} differs (UPDATE_GOLDEN=1 rewrites it):\n{actual}");
     }
 
-    fn ran(t: u32, stdout: &str, exit: RunExit) -> Outcome {
+    fn ran(t: u32, stdout: &str, exit: RunExit, server_metrics: Option<ServerMetrics>) -> Outcome {
         let monitoring = Monitoring {
             interval_secs: 0.5,
             samples: vec![Sample {
@@ -286,6 +288,7 @@ mod tests {
             stdout: stdout.to_string(),
             stderr_tail: String::new(),
             monitoring,
+            server_metrics,
         }
     }
 
@@ -322,7 +325,20 @@ mod tests {
             image: image(&cell.image, "localhost/gobench/etcd"),
             toolchain_image: image(&cell.toolchain, "localhost/gobench/go"),
             toolkit: Toolkit { commit: "c".repeat(40), dirty: false },
-            host: Host { name: "bench-1".into(), cpu_model: "Some CPU".into(), cores: 2, memory_bytes: 24 << 30, kernel: "6.1.0".into() },
+            host: Host {
+                name: "bench-1".into(),
+                cpu_model: "Some CPU".into(),
+                cores: 2,
+                memory_bytes: 24 << 30,
+                kernel: "6.1.0".into(),
+                fsync_probe: crate::fsyncprobe::summarize(
+                    crate::config::DataDir::Tmpfs,
+                    "/dev/shm",
+                    "tmpfs",
+                    2300,
+                    &[0.000002, 0.000001, 0.000004],
+                ),
+            },
         }
     }
 
@@ -341,8 +357,16 @@ mod tests {
             args: spec.args.iter().map(|a| if a.starts_with("--total=") { "--total=20000".into() } else { a.clone() }).collect(),
             ..spec
         };
-        doc.push(record(&spec20k, 0, ran(0, &put, RunExit::SUCCESS), vec![]));
-        doc.push(record(&spec20k, 1, ran(2, &failed, RunExit::SUCCESS), vec!["podman build of localhost/gobench/go:abc".into()]));
+        // The server's real /metrics, and a scrape that failed.
+        let scraped = crate::servermetrics::from_scrape(&read("tests/fixtures/etcd-metrics/etcd-3.4-metrics.txt"));
+        let not_scraped = crate::servermetrics::failed("GET /metrics: connection refused".into());
+        doc.push(record(&spec20k, 0, ran(0, &put, RunExit::SUCCESS, Some(scraped)), vec![]));
+        doc.push(record(
+            &spec20k,
+            1,
+            ran(2, &failed, RunExit::SUCCESS, Some(not_scraped)),
+            vec!["podman build of localhost/gobench/go:abc".into()],
+        ));
         let failed_to_start = Outcome::Failed {
             started: "2026-12-01T10:00:04.000Z".into(),
             ended: "2026-12-01T10:00:05.000Z".into(),
@@ -365,7 +389,7 @@ mod tests {
         let spec = head(&config, &cell).spec;
         let spec = RunSpec { args: vec!["put".into(), "--total=20000".into()], ..spec };
         let put = read("tests/fixtures/etcd-benchmark/put-3.6-default-precision.txt");
-        let runs: Vec<Recorded> = (0..4).map(|i| record(&spec, i, ran(i * 2, &put, RunExit::SUCCESS), vec![])).collect();
+        let runs: Vec<Recorded> = (0..4).map(|i| record(&spec, i, ran(i * 2, &put, RunExit::SUCCESS, None), vec![])).collect();
         let mut doc = start(&config, &lock, head(&config, &cell)).unwrap();
         for r in runs.clone() {
             doc.push(r);
@@ -382,6 +406,7 @@ mod tests {
         assert_eq!(old.provenance.spec, None);
         assert_eq!(old.runs.len(), 1);
         assert!(old.runs[0].host_activity.is_empty());
+        assert_eq!((&old.runs[0].server_metrics, &old.host.fsync_probe), (&None, &None));
         assert_eq!(old.results.rps, Some(15480.3636));
     }
 }

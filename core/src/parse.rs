@@ -7,11 +7,16 @@
 //!
 //! - [`etcd`]: the report of etcd's `tools/benchmark` (see DESIGN.md section 5).
 //! - [`gotest`]: Go's standard benchmark format (`go test -bench`, golang.org/design/14313).
+//! - [`prometheus`]: Prometheus's text format, as etcd's `/metrics` serves it (read by
+//!   `servermetrics`; unlike the two above, a malformed text is an error).
+//! - [`http`]: the body of a raw HTTP/1.0 response (how the run reads the server's endpoints).
 //!
 //! Architecture invariant: pure code, no I/O. The caller captures output and exit status.
 
 pub mod etcd;
 pub mod gotest;
+pub mod http;
+pub mod prometheus;
 
 use serde::{Deserialize, Serialize};
 

@@ -171,6 +171,13 @@ pub fn file_name(cell_id: &str) -> String {
     format!("{}.json", cell_id.replace('/', "_"))
 }
 
+/// The file name of run `index`'s profile of `kind` (`cpu`, `heap`), beside
+/// the document `doc_file` (`<cell>.json`, or a serve job's
+/// `<cell>.job-N-side.json`): gzipped pprof, as Go writes it.
+pub fn profile_file_name(doc_file: &str, index: u32, kind: &str) -> String {
+    format!("{}.run-{index}.{kind}.pb.gz", doc_file.strip_suffix(".json").unwrap_or(doc_file))
+}
+
 /// An invocation's directory name from its start time (`2026-11-21T05:50:00Z`),
 /// without characters some file systems refuse.
 pub fn invocation_dir(started: &str) -> String {
@@ -272,5 +279,7 @@ mod tests {
     fn names() {
         assert_eq!(file_name("master/etcd@release-3.6/put"), "master_etcd@release-3.6_put.json");
         assert_eq!(invocation_dir("2026-11-21T05:50:00Z"), "2026-11-21T05-50-00Z");
+        assert_eq!(profile_file_name("master_etcd@release-3.6_put.json", 2, "cpu"), "master_etcd@release-3.6_put.run-2.cpu.pb.gz");
+        assert_eq!(profile_file_name("c.job-7-baseline.json", 0, "heap"), "c.job-7-baseline.run-0.heap.pb.gz");
     }
 }

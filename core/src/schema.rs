@@ -190,6 +190,30 @@ pub struct Host {
     pub cores: u32,
     pub memory_bytes: u64,
     pub kernel: String,
+    /// A short fsync-latency probe where etcd's data directory lives, taken
+    /// under the host lock before the runs of an etcd cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fsync_probe: Option<FsyncProbe>,
+}
+
+/// Write-then-fdatasync latencies of small blocks, as etcd's WAL does them.
+/// etcd's hardware guide asks for a p99 under 10 ms; a slower disk, not the
+/// toolchain, then explains slow writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FsyncProbe {
+    /// The run's data directory kind: `tmpfs` (fsync costs nothing) or `volume`.
+    pub data_dir: crate::config::DataDir,
+    /// Where the probe wrote, and that directory's file system type.
+    pub path: String,
+    pub filesystem: String,
+    pub blocks: u32,
+    pub block_bytes: u32,
+    /// Seconds per write + fdatasync.
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+    /// p99 under etcd's 10 ms.
+    pub meets_etcd_guide: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,6 +235,65 @@ pub struct Run {
     /// containers of other invocations): a reason to distrust its numbers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_activity: Vec<String>,
+    /// etcd's own `/metrics`, scraped when the client had finished; only
+    /// the series that explain a run (disk, memory, GC) are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_metrics: Option<ServerMetrics>,
+    /// With `--profile`: gzipped pprof files beside the document, by kind
+    /// (`cpu`, `heap`), named relative to the document's directory.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, String>,
+}
+
+/// The kept part of an etcd server's `/metrics` at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerMetrics {
+    /// By metric name: the WAL fsync and backend commit durations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub histograms: BTreeMap<String, Histogram>,
+    /// By metric name: `go_gc_duration_seconds`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub summaries: BTreeMap<String, QuantileSummary>,
+    /// By metric name: `process_resident_memory_bytes` and every `go_memstats_*`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, f64>,
+    /// Why the scrape or its parse failed; the maps are then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A Prometheus histogram. Times are seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Observations (the `+Inf` bucket) and their sum.
+    pub count: u64,
+    pub sum: f64,
+    /// The 0.99 quantile as Prometheus's `histogram_quantile` computes it
+    /// (linear within the bucket); `None` without observations.
+    pub p99: Option<f64>,
+    /// Cumulative counts by finite upper bound, ascending.
+    pub buckets: Vec<Bucket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub le: f64,
+    pub count: u64,
+}
+
+/// A Prometheus summary: quantiles the server computed itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantileSummary {
+    pub count: u64,
+    pub sum: f64,
+    pub quantiles: Vec<Quantile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quantile {
+    pub quantile: f64,
+    /// `None` for the server's `NaN` (no observations).
+    pub value: Option<f64>,
 }
 
 /// System metrics sampled during a run.

@@ -37,7 +37,16 @@ pub struct RunSpec {
     pub server_cpus: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_cpus: Option<String>,
+    /// Profile the run (`--profile`): etcd's server with `--enable-pprof`,
+    /// a CPU profile of the first this many seconds of the client's run and
+    /// a heap profile at its end; go-std with `-test.cpuprofile` and
+    /// `-test.memprofile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_secs: Option<u64>,
 }
+
+/// Where a profiled go-std test binary writes its profiles, by kind.
+pub const GOSTD_PROFILES: [(&str, &str); 2] = [("cpu", "/tmp/gobench-cpu.pprof"), ("heap", "/tmp/gobench-heap.pprof")];
 
 impl RunSpec {
     /// The spec of a planned cell whose image was built as `image_id`.
@@ -54,6 +63,7 @@ impl RunSpec {
             data_dir: config.run.data_dir,
             server_cpus: config.run.server_cpus.clone(),
             client_cpus: config.run.client_cpus.clone(),
+            profile_secs: None,
         })
     }
 
@@ -75,6 +85,10 @@ impl RunSpec {
             WorkloadKind::GoStd => {
                 let mut c = vec![gostd_binary(self.package.as_deref().unwrap_or("std"))];
                 c.extend(self.args.iter().cloned());
+                if self.profile_secs.is_some() {
+                    let [(_, cpu), (_, heap)] = GOSTD_PROFILES;
+                    c.extend([format!("-test.cpuprofile={cpu}"), format!("-test.memprofile={heap}")]);
+                }
                 c
             }
         }
@@ -96,7 +110,24 @@ mod tests {
             data_dir: DataDir::Tmpfs,
             server_cpus: None,
             client_cpus: None,
+            profile_secs: None,
         }
+    }
+
+    #[test]
+    fn a_profiled_go_std_run_writes_its_profiles() {
+        let gostd = RunSpec { kind: WorkloadKind::GoStd, package: Some("sort".into()), ..spec(&["-test.bench=."]) };
+        let bin = gostd_binary("sort");
+        assert_eq!(gostd.client_command(), [bin.as_str(), "-test.bench=."]);
+        assert_eq!(
+            RunSpec { profile_secs: Some(10), ..gostd }.client_command(),
+            [&bin, "-test.bench=.", "-test.cpuprofile=/tmp/gobench-cpu.pprof", "-test.memprofile=/tmp/gobench-heap.pprof"]
+        );
+        // etcd's client is not profiled: its server is.
+        assert_eq!(
+            RunSpec { profile_secs: Some(10), ..spec(&["put"]) }.client_command(),
+            ["benchmark", "--endpoints=127.0.0.1:2379", "put"]
+        );
     }
 
     #[test]

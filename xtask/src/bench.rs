@@ -38,6 +38,7 @@ impl flags::Bench {
             upload: !self.no_commit && !self.no_upload,
             until_decided: self.until_decided.then_some((self.same_within, self.max_runs)),
             pair_seed: self.pair_seed,
+            profile_secs: self.profile,
         };
         bench(paths, &config, &lock, &plan, &cells, &built, &options, &cancel).map(|_| ())
     }
@@ -51,6 +52,8 @@ pub struct Options {
     pub until_decided: Option<(f64, u32)>,
     /// The seed of the pair order; `None`: from the clock.
     pub pair_seed: Option<u64>,
+    /// `--profile`: profile every run (the CPU profile's window in seconds).
+    pub profile_secs: Option<u64>,
 }
 
 /// Runs the cells whose images were built and keeps their documents (written
@@ -77,7 +80,7 @@ pub fn bench(
             skipped.push(cell.id());
             continue;
         };
-        let spec = RunSpec::for_cell(config, cell, image_id).map_err(anyhow::Error::msg)?;
+        let spec = RunSpec { profile_secs: options.profile_secs, ..RunSpec::for_cell(config, cell, image_id).map_err(anyhow::Error::msg)? };
         let head = Head {
             cell: cell.clone(),
             spec: spec.clone(),
@@ -127,7 +130,7 @@ pub fn bench(
         let names: Vec<&str> = written.iter().map(|(_, s)| s.label.as_str()).collect();
         let stopped = if cancel.is_cancelled() { " (interrupted)" } else { "" };
         let message = format!("results: {} cell(s){stopped}\n\n{}\n", names.len(), names.join("\n"));
-        let mut to_commit = files.clone();
+        let mut to_commit: Vec<PathBuf> = written.iter().flat_map(|(_, s)| s.written_files()).collect();
         to_commit.extend(crate::gen::recipe_files(paths, written.iter().flat_map(|(cell, _)| [&cell.image, &cell.toolchain])));
         match git::commit_files(&sh, &paths.root, &to_commit, &message)? {
             true => println!("committed {} result file(s)", files.len()),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
-use gobench_core::analysis::{compare, Loaded};
+use gobench_core::analysis::{compare, profiles, Loaded};
 use gobench_core::schema::ResultDoc;
 
 use crate::paths::Paths;
@@ -57,17 +57,26 @@ pub struct Args {
     /// Exit with code 1 when any metric significantly regressed (for CI gates).
     #[arg(long)]
     pub fail_on_regression: bool,
+    /// Instead of the table: the functions whose share of the CPU and heap
+    /// profiles (`bench --profile`) changed most from A to B, by the
+    /// toolchain's own `go tool pprof -top -diff_base` (in B's toolchain
+    /// image, without network); each side's valid runs are merged.
+    #[arg(long, conflicts_with_all = ["json", "csv", "fail_on_regression"])]
+    pub profiles: bool,
 }
 
 impl Args {
     /// `true` when a significant regression makes the gate fail.
     pub fn run(self, paths: &Paths) -> Result<bool> {
-        let Args { a, b, alpha, min_change, json, csv, fail_on_regression } = self;
+        let Args { a, b, alpha, min_change, json, csv, fail_on_regression, profiles } = self;
         anyhow::ensure!(alpha > 0.0 && alpha < 1.0, "--alpha must be between 0 and 1, got {alpha}");
         anyhow::ensure!(min_change >= 0.0, "--min-change is a magnitude in percent, got {min_change}");
         let results = load_results(paths)?;
         let side_a = side(paths, &results, &a)?;
         let side_b = side(paths, &results, &b)?;
+        if profiles {
+            return compare_profiles(paths, &side_a.iter().collect::<Vec<_>>(), &side_b.iter().collect::<Vec<_>>()).map(|()| false);
+        }
         let cfg = compare::TableConfig { alpha, min_change_pct: min_change };
         let report = compare::compare(&a, &side_a.iter().collect::<Vec<_>>(), &b, &side_b.iter().collect::<Vec<_>>(), &cfg);
         let text = if json {
@@ -80,6 +89,32 @@ impl Args {
         print!("{text}");
         Ok(fail_on_regression && report.has_regression())
     }
+}
+
+/// Prints `go tool pprof -top -diff_base` of every profile kind both sides
+/// have, run in B's toolchain image with the project mounted read-only.
+fn compare_profiles(paths: &Paths, a: &[&Loaded], b: &[&Loaded]) -> Result<()> {
+    const MOUNT: &str = "/gobench";
+    let kinds = profiles::common_kinds(a, b);
+    anyhow::ensure!(!kinds.is_empty(), "the two sides have no kind of profile in common; run `bench --profile` on both");
+    let provenance = &b[0].doc.provenance;
+    let image = [&provenance.toolchain_image.id, &provenance.toolchain_image.tag, &provenance.image.id]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .context("side B names no image to run go tool pprof in")?;
+    for kind in kinds {
+        let args = profiles::top_diff_args(&profiles::files(a, &kind), &profiles::files(b, &kind), MOUNT, 20);
+        let out = crate::podman::command()
+            .args(["run", "--rm", "--network=none", "--env", "HOME=/tmp", "--volume"])
+            .arg(format!("{}:{MOUNT}:ro", paths.root.display()))
+            .args([image.as_str(), "go"])
+            .args(&args)
+            .output()
+            .with_context(|| format!("running go tool pprof in {image}"))?;
+        anyhow::ensure!(out.status.success(), "go tool pprof ({kind}) in {image} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        println!("## {kind}: B against A (go tool pprof -top -diff_base, in {image})\n{}", String::from_utf8_lossy(&out.stdout));
+    }
+    Ok(())
 }
 
 /// The documents of one side: the file itself, or what the selector picks

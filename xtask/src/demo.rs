@@ -63,7 +63,8 @@ impl flags::Demo {
         let cells: Vec<&plan::Cell> = plan.cells.iter().collect();
         let built = build::build_images(&demo, &config_, &plan, &cells, &cancel)?;
         cancel.check()?;
-        let options = bench::Options { runs: Some(self.runs), commit: true, upload: false, until_decided: None, pair_seed: None };
+        let options =
+            bench::Options { runs: Some(self.runs), commit: true, upload: false, until_decided: None, pair_seed: None, profile_secs: None };
         let measured = bench::bench(&demo, &config_, &lock, &plan, &cells, &built, &options, &cancel)?;
         // The first benchmark's two toolchains, side by side.
         if let [a, b, ..] = &measured[..] {

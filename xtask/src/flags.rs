@@ -149,6 +149,14 @@ pub struct Bench {
     /// in the documents either way).
     #[arg(long, value_name = "N")]
     pub pair_seed: Option<u64>,
+    /// Profile every run and keep the gzipped pprof files beside the result
+    /// (`<cell>.run-N.{cpu,heap}.pb.gz`, named in the run): etcd's server
+    /// with `--enable-pprof`, a CPU profile of the client's first SECS
+    /// (default 10) and a heap profile at its end; go-std with
+    /// `-test.cpuprofile` and `-test.memprofile`. `compare --profiles`
+    /// compares them.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "10")]
+    pub profile: Option<u64>,
 }
 
 /// Run a benchmark once in an existing image and print the judged run as
@@ -179,6 +187,12 @@ pub struct Run {
     pub server_cpus: Option<String>,
     #[arg(long)]
     pub client_cpus: Option<String>,
+    /// Profile the run and keep the gzipped pprof files (in the current
+    /// directory, `run.run-0.{cpu,heap}.pb.gz`): etcd's server with
+    /// `--enable-pprof`, a CPU profile of the client's first SECS and a heap
+    /// profile at its end; go-std with `-test.cpuprofile` and `-test.memprofile`.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "10")]
+    pub profile: Option<u64>,
     /// Arguments of the benchmark client or test binary.
     #[arg(last = true)]
     pub args: Vec<String>,

@@ -14,19 +14,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gobench_core::analysis::{compare as table, Loaded};
-use gobench_core::config::{Benchmark, Config, Workload};
+use gobench_core::config::{Benchmark, Config, DataDir, Workload, WorkloadKind};
 use gobench_core::document::{self, Head, Recorded};
 use gobench_core::lock::{Lock, LockedGo, LockedWorkload, Wanted};
 use gobench_core::plan::{self, Cell, Image};
 use gobench_core::results;
-use gobench_core::schema::{Host, ImageRef, Pairing, ResultDoc, Stopped, Toolkit};
+use gobench_core::schema::{FsyncProbe, Host, ImageRef, Pairing, ResultDoc, Stopped, Toolkit};
 use gobench_core::spec::RunSpec;
 use gobench_core::stats::{self, First, Next};
 use xshell::Shell;
 
 use crate::cancel::Cancel;
 use crate::paths::{write_atomic, Paths};
-use crate::{bench, build, filelock, gen, git, lock, podman, run};
+use crate::{bench, build, filelock, gen, git, host, lock, podman, run};
 
 /// A toolchain image for Go commit `sha` of the repository at `url` (a URL
 /// or a path, as in the pins): locked from the mirror, its recipe written to
@@ -136,6 +136,7 @@ pub struct CellRuns {
 pub fn measure(sh: &Shell, cancel: &Cancel, cells: &mut [CellRuns], order: &[(usize, u32)]) -> Result<Vec<(usize, Recorded)>> {
     let what = cells.iter().map(|c| c.label.as_str()).collect::<Vec<_>>().join(", ");
     let _host = filelock::acquire(&filelock::host_bench_lock_path(), &format!("benchmarking {what}"), run::HOST_LOCK_TIMEOUT, cancel)?;
+    probe_disks(cells);
     let mut done = Vec::new();
     for (step, &(i, rep)) in order.iter().enumerate() {
         if cancel.is_cancelled() {
@@ -143,7 +144,7 @@ pub fn measure(sh: &Shell, cancel: &Cancel, cells: &mut [CellRuns], order: &[(us
         }
         let cell = &mut cells[i];
         eprint!("[{}/{}] {} run {}: ", step + 1, order.len(), cell.label, rep + 1);
-        let recorded = run::record(sh, &cell.spec, rep, cancel);
+        let recorded = run::record(sh, &cell.spec, rep, cell.path.as_deref(), cancel);
         if cancel.is_cancelled() {
             eprintln!("stopped, not kept");
             break;
@@ -156,7 +157,50 @@ pub fn measure(sh: &Shell, cancel: &Cancel, cells: &mut [CellRuns], order: &[(us
     Ok(done)
 }
 
+/// Adds the fsync probe of its data directory kind to the host facts of
+/// every etcd cell that lacks one: once per kind, under the host lock so
+/// that no benchmark of ours runs beside it. A probe that fails is said
+/// and left out; it does not stop the runs.
+fn probe_disks(cells: &mut [CellRuns]) {
+    let mut probes: Vec<(DataDir, Option<FsyncProbe>)> = Vec::new();
+    for cell in cells.iter_mut().filter(|c| c.spec.kind == WorkloadKind::Etcd && c.doc.host.fsync_probe.is_none()) {
+        let data_dir = cell.spec.data_dir;
+        if let Some((_, probe)) = probes.iter().find(|(d, _)| *d == data_dir) {
+            cell.doc.host.fsync_probe = probe.clone();
+            continue;
+        }
+        let probe = match host::fsync_probe(data_dir) {
+            Ok(p) => {
+                eprintln!(
+                    "fsync probe ({}, {}): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms{}",
+                    p.path,
+                    p.filesystem,
+                    p.p50 * 1e3,
+                    p.p99 * 1e3,
+                    p.max * 1e3,
+                    if p.meets_etcd_guide { "" } else { ": slower than etcd's guide (p99 under 10 ms)" }
+                );
+                Some(p)
+            }
+            Err(e) => {
+                eprintln!("warning: no fsync probe: {e:#}");
+                None
+            }
+        };
+        cell.doc.host.fsync_probe = probe.clone();
+        probes.push((data_dir, probe));
+    }
+}
+
 impl CellRuns {
+    /// The files this cell wrote: its document and the profiles its runs
+    /// name beside it (what a commit of its results must include).
+    pub fn written_files(&self) -> Vec<PathBuf> {
+        let Some(path) = &self.path else { return Vec::new() };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::iter::once(path.clone()).chain(self.doc.runs.iter().flat_map(|r| r.profiles.values()).map(|name| dir.join(name))).collect()
+    }
+
     /// Writes the document to its path, if it has one.
     fn save(&self) -> Result<()> {
         if let Some(path) = &self.path {

@@ -139,7 +139,7 @@ impl Args {
             println!("noise floor: the runs of one side spread over {floor:.1}% of their median; smaller differences cannot be told from noise here");
         }
         if !self.no_commit {
-            commit(&sh, paths, &path, &original.doc.cell)?;
+            commit(&sh, paths, &cell.written_files(), &original.doc.cell)?;
         }
         println!("wrote {}", path.strip_prefix(&paths.root).unwrap_or(&path).display());
         if !self.keep_image {
@@ -333,9 +333,9 @@ fn manifest(sh: &Shell, image: &str) -> Result<std::collections::BTreeMap<String
     }
 }
 
-fn commit(sh: &Shell, paths: &Paths, path: &Path, cell: &str) -> Result<()> {
+fn commit(sh: &Shell, paths: &Paths, files: &[PathBuf], cell: &str) -> Result<()> {
     let message = format!("results: reproduction of {cell}\n");
-    match git::commit_files(sh, &paths.root, &[path.to_path_buf()], &message)? {
+    match git::commit_files(sh, &paths.root, files, &message)? {
         true => println!("committed the reproduction"),
         false => eprintln!("note: {} is not in a git repository; the reproduction was written but not committed", paths.root.display()),
     }

@@ -4,6 +4,7 @@
 //!
 //! Also `cargo xtask run`, which runs a benchmark once in any image.
 
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -12,11 +13,13 @@ use anyhow::{Context, Result};
 use gobench_core::config::{DataDir, WorkloadKind};
 use gobench_core::document::{self, Outcome, Recorded};
 use gobench_core::parse::RunExit;
-use gobench_core::schema::Monitoring;
-use gobench_core::spec::{RunSpec, ENDPOINT};
+use gobench_core::schema::{Monitoring, ServerMetrics};
+use gobench_core::spec::{RunSpec, ENDPOINT, GOSTD_PROFILES};
+use gobench_core::{results, servermetrics};
 use xshell::{cmd, Shell};
 
 use crate::cancel::{self, Cancel};
+use crate::paths::write_atomic;
 use crate::{flags, monitor, podman};
 
 pub const MONITOR_INTERVAL: Duration = Duration::from_millis(500);
@@ -33,16 +36,20 @@ pub struct RunOutput {
     pub stdout: String,
     pub stderr: String,
     pub monitoring: Monitoring,
+    pub server_metrics: Option<ServerMetrics>,
+    /// With a profiling spec: gzipped pprof bytes by kind (`cpu`, `heap`).
+    pub profiles: Vec<(String, Vec<u8>)>,
 }
 
 pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// Containers of one run; removed when dropped, whatever happened.
-struct Containers {
-    names: Vec<String>,
-    volumes: Vec<String>,
+/// Containers and volumes of one run (or of the host's fsync probe);
+/// removed when dropped, whatever happened.
+pub(crate) struct Containers {
+    pub names: Vec<String>,
+    pub volumes: Vec<String>,
 }
 
 impl Drop for Containers {
@@ -98,7 +105,7 @@ pub fn remove_orphans() -> Result<Vec<String>> {
     Ok(removed)
 }
 
-fn unique_name(role: &str) -> String {
+pub(crate) fn unique_name(role: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     format!("gobench-{}-{}-{role}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
 }
@@ -131,6 +138,17 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
     let out = run.output().context("starting the benchmark container")?;
     anyhow::ensure!(out.status.success(), "podman run of the benchmark client failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     monitor.add_container(sh, "client", &client)?;
+    // The CPU profile covers the first `secs` of the client's run: Go's
+    // profile endpoint cannot be stopped early, and CPU samples are only
+    // taken while the server works, so a window longer than the run costs
+    // only the wait for it.
+    let cpu_profile = match (&server, spec.profile_secs) {
+        (Some(server), Some(secs)) => {
+            let server = server.clone();
+            Some(std::thread::spawn(move || http_get(&server, &format!("/debug/pprof/profile?seconds={secs}"), secs + HTTP_TIMEOUT_SECS)))
+        }
+        _ => None,
+    };
 
     let exit = wait_for(&client, spec.timeout(), cancel)?;
     let ended = SystemTime::now();
@@ -140,6 +158,24 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
             monitoring.peak_memory_bytes.insert("server".to_string(), peak);
         }
     }
+    let mut profiles = Vec::new();
+    if spec.profile_secs.is_some() {
+        let fetched = match (&server, cpu_profile) {
+            (Some(server), Some(cpu)) => vec![
+                ("heap", http_get(server, "/debug/pprof/heap", HTTP_TIMEOUT_SECS)),
+                ("cpu", cpu.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the CPU profile's thread panicked")))),
+            ],
+            _ => GOSTD_PROFILES.iter().map(|&(kind, path)| (kind, copy_out(&client, path))).collect(),
+        };
+        for (kind, bytes) in fetched {
+            match bytes {
+                Ok(b) => profiles.push((kind.to_string(), b)),
+                Err(e) => eprintln!("warning: no {kind} profile: {e:#}"),
+            }
+        }
+    }
+    // After the samples stop, so that the scrape's own work is not in them.
+    let server_metrics = server.as_ref().map(|s| scrape(s));
     let logs = podman::command().args(["logs", &client]).output().context("reading the benchmark container's output")?;
     Ok(RunOutput {
         started,
@@ -148,7 +184,18 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
         stdout: String::from_utf8_lossy(&logs.stdout).into_owned(),
         stderr: tail(&String::from_utf8_lossy(&logs.stderr), STDERR_TAIL),
         monitoring,
+        server_metrics,
+        profiles,
     })
+}
+
+/// The bytes of `path` in the (stopped) container `name`.
+fn copy_out(name: &str, path: &str) -> Result<Vec<u8>> {
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let to = dir.path().join("profile");
+    let out = podman::command().arg("cp").arg(format!("{name}:{path}")).arg(&to).output().context("running podman cp")?;
+    anyhow::ensure!(out.status.success(), "podman cp {name}:{path} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    std::fs::read(&to).with_context(|| format!("reading {}", to.display()))
 }
 
 /// Starts an etcd server on a fresh data directory and waits until it
@@ -185,6 +232,9 @@ fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers, cancel: &Can
         "http://127.0.0.1:2380",
     ]);
     c.args(&spec.server_flags);
+    if spec.profile_secs.is_some() {
+        c.arg("--enable-pprof");
+    }
     guard.names.push(name.clone());
     let out = c.output().context("starting the etcd server container")?;
     anyhow::ensure!(out.status.success(), "podman run of the etcd server failed: {}", String::from_utf8_lossy(&out.stderr).trim());
@@ -205,6 +255,33 @@ fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers, cancel: &Can
             anyhow::bail!("the etcd server did not become healthy in {} s; its log ends:\n{logs}", HEALTH_TIMEOUT.as_secs());
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// How long one request to the server's HTTP endpoints may take.
+const HTTP_TIMEOUT_SECS: u64 = 10;
+
+/// `GET path` on the etcd server's client URL, from inside its container:
+/// its network namespace has only loopback, and the images have bash but
+/// no curl. Returns the body of a 200 answer.
+fn http_get(container: &str, path: &str, timeout_secs: u64) -> Result<Vec<u8>> {
+    let (host, port) = ENDPOINT.split_once(':').expect("ENDPOINT is host:port");
+    let get = format!(r#"exec 3<>/dev/tcp/{host}/{port} && printf 'GET %s HTTP/1.0\r\nHost: {host}\r\n\r\n' "$1" >&3 && cat <&3"#);
+    let out = podman::command()
+        .args(["exec", container, "timeout", &timeout_secs.to_string(), "bash", "-c", &get, "get", path])
+        .output()
+        .with_context(|| format!("running podman exec {container} for GET {path}"))?;
+    anyhow::ensure!(out.status.success(), "GET {path} in {container} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    let body = gobench_core::parse::http::ok_body(&out.stdout).map_err(|e| anyhow::anyhow!("GET {path}: {e}"))?;
+    Ok(body.to_vec())
+}
+
+/// The kept part of the server's `/metrics`; a failed scrape is recorded
+/// with its reason (it says nothing about the run's validity).
+fn scrape(server: &str) -> ServerMetrics {
+    match http_get(server, "/metrics", HTTP_TIMEOUT_SECS) {
+        Ok(body) => servermetrics::from_scrape(&String::from_utf8_lossy(&body)),
+        Err(e) => servermetrics::failed(format!("{e:#}")),
     }
 }
 
@@ -246,18 +323,26 @@ fn tail(s: &str, max: usize) -> String {
 
 /// Runs, judges and records one repetition; a run that could not take place
 /// is recorded as invalid with the reason.
-pub fn record(sh: &Shell, spec: &RunSpec, index: u32, cancel: &Cancel) -> Recorded {
+///
+/// Profiles of a profiled run are written beside the document `doc` (or
+/// into the current directory for `cargo xtask run`) and named in the run.
+pub fn record(sh: &Shell, spec: &RunSpec, index: u32, doc: Option<&Path>, cancel: &Cancel) -> Recorded {
     let started = SystemTime::now();
     let mut activity = host_activity();
+    let mut profiles = Vec::new();
     let outcome = match run_once(sh, spec, cancel) {
-        Ok(out) => Outcome::Ran {
-            started: rfc3339(out.started),
-            ended: rfc3339(out.ended),
-            exit: out.exit,
-            stdout: out.stdout,
-            stderr_tail: out.stderr,
-            monitoring: out.monitoring,
-        },
+        Ok(out) => {
+            profiles = out.profiles;
+            Outcome::Ran {
+                started: rfc3339(out.started),
+                ended: rfc3339(out.ended),
+                exit: out.exit,
+                stdout: out.stdout,
+                stderr_tail: out.stderr,
+                monitoring: out.monitoring,
+                server_metrics: out.server_metrics,
+            }
+        }
         Err(e) => Outcome::Failed { started: rfc3339(started), ended: rfc3339(SystemTime::now()), reason: format!("{e:#}") },
     };
     for a in host_activity() {
@@ -265,7 +350,21 @@ pub fn record(sh: &Shell, spec: &RunSpec, index: u32, cancel: &Cancel) -> Record
             activity.push(a);
         }
     }
-    document::record(spec, index, outcome, activity)
+    let mut recorded = document::record(spec, index, outcome, activity);
+    let (dir, doc_file) = match doc {
+        Some(d) => (d.parent().unwrap_or(Path::new(".")), d.file_name().map_or("run".into(), |n| n.to_string_lossy())),
+        None => (Path::new("."), "run".into()),
+    };
+    for (kind, bytes) in profiles {
+        let name = results::profile_file_name(&doc_file, index, &kind);
+        match write_atomic(&dir.join(&name), &bytes) {
+            Ok(()) => {
+                recorded.run.profiles.insert(kind, name);
+            }
+            Err(e) => eprintln!("warning: the {kind} profile was not kept: {e:#}"),
+        }
+    }
+    recorded
 }
 
 /// Other gobench work on this host right now: image builds, and containers
@@ -296,7 +395,7 @@ impl flags::Run {
         let sh = podman::shell()?;
         let spec = self.spec();
         let _host = crate::filelock::acquire(&crate::filelock::host_bench_lock_path(), "cargo xtask run", HOST_LOCK_TIMEOUT, &cancel)?;
-        let recorded = record(&sh, &spec, 0, &cancel);
+        let recorded = record(&sh, &spec, 0, None, &cancel);
         println!("{}", serde_json::to_string_pretty(&recorded.run)?);
         cancel.check()?;
         if !recorded.run.validity.valid {
@@ -317,6 +416,7 @@ impl flags::Run {
             data_dir: self.data_dir.into(),
             server_cpus: self.server_cpus,
             client_cpus: self.client_cpus,
+            profile_secs: self.profile,
         }
     }
 }

@@ -119,7 +119,7 @@ fn measure_job(paths: &Paths, work: &Work, cancel: &Cancel) -> Result<Comparison
     cancel.check()?;
 
     let files: Vec<PathBuf> = cells.iter().filter_map(|c| c.path.clone()).filter(|p| p.exists()).collect();
-    let mut to_commit = files.clone();
+    let mut to_commit: Vec<PathBuf> = cells.iter().flat_map(|c| c.written_files()).filter(|p| p.exists()).collect();
     to_commit.extend(crate::gen::recipe_files(
         paths,
         std::iter::once(&candidate).chain(&baseline).flat_map(|side| [&side.image.0.hash, &side.toolchain.0.hash]),

@@ -11,7 +11,8 @@
 //! container joining the server's network namespace (the stand-in client
 //! writes a key to the server through it before it prints anything, and a
 //! run whose server it cannot reach fails); the time limit; the monitor's
-//! samples and the server's peak memory; parsing and judging of the report;
+//! samples and the server's peak memory; the scrape of the server's own
+//! `/metrics` at the end of the run; parsing and judging of the report;
 //! the exit code of `xtask run`; the removal of every container and volume
 //! afterwards, also when `xtask run` is interrupted.
 //!
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use gobench_core::hash::sha256_hex;
 use gobench_core::schema::Run;
+use gobench_core::servermetrics;
 
 use crate::support::{base_image, podman, workspace};
 
@@ -98,12 +100,17 @@ fn serial() -> MutexGuard<'static, ()> {
 
 /// `xtask run --kind etcd --image <stand-in> ...` as a child process.
 fn spawn_run(timeout_secs: u64, extra: &[&str], args: &[&str]) -> (Child, Instant) {
+    spawn_run_in(Path::new("."), timeout_secs, extra, args)
+}
+
+/// [`spawn_run`] in the working directory `dir` (where `--profile` writes).
+fn spawn_run_in(dir: &Path, timeout_secs: u64, extra: &[&str], args: &[&str]) -> (Child, Instant) {
     let image = standin_image();
     let timeout = timeout_secs.to_string();
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
     c.args(["run", "--kind", "etcd", "--image", &image, "--timeout-secs", &timeout]).args(extra).arg("--").args(args);
     // Its own process group, so a test can send Ctrl-C's SIGINT to the group.
-    c.process_group(0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.current_dir(dir).process_group(0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = c.spawn().unwrap();
     (child, Instant::now())
 }
@@ -208,6 +215,38 @@ fn put_report_is_a_valid_run_with_metrics_of_the_server() {
         m.samples
     );
     assert!(m.peak_memory_bytes.get("server").is_some_and(|&b| b > 0), "no server peak memory: {:?}", m.peak_memory_bytes);
+    // The real server's /metrics, read after the client finished.
+    let sm = r.server_metrics.as_ref().expect("no server metrics in the run");
+    assert_eq!(sm.error, None);
+    for name in servermetrics::HISTOGRAMS {
+        let h = sm.histograms.get(name).unwrap_or_else(|| panic!("no {name} in {:?}", sm.histograms.keys()));
+        assert!(h.count > 0 && h.p99.is_some_and(|p| p > 0.0), "{name}: {h:?}");
+    }
+    assert!(sm.summaries.get("go_gc_duration_seconds").is_some_and(|s| !s.quantiles.is_empty()), "{:?}", sm.summaries);
+    assert!(sm.values.get("process_resident_memory_bytes").is_some_and(|&b| b > 1e6), "{:?}", sm.values);
+    assert!(sm.values.contains_key("go_memstats_heap_alloc_bytes"), "{:?}", sm.values.keys());
+}
+
+/// `--profile`: the real server runs with `--enable-pprof`; its CPU
+/// profile of the first 2 s and its heap profile at the end are kept as
+/// gzipped pprof files and named in the run.
+#[test]
+fn a_profiled_run_keeps_the_servers_cpu_and_heap_profiles() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let (child, started) = spawn_run_in(dir.path(), 120, &["--profile=2"], &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]));
+    let o = finish(child, started);
+    assert!(o.status.success() && o.run.validity.valid, "{:?}\n{}", o.run.validity, o.stderr);
+    assert_eq!(
+        o.run.profiles.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
+        [("cpu", "run.run-0.cpu.pb.gz"), ("heap", "run.run-0.heap.pb.gz")],
+        "{}",
+        o.stderr
+    );
+    for name in o.run.profiles.values() {
+        let bytes = std::fs::read(dir.path().join(name)).unwrap();
+        assert!(bytes.len() > 100 && bytes.starts_with(&[0x1f, 0x8b]), "{name} is not gzip: {} bytes", bytes.len());
+    }
 }
 
 #[test]
@@ -343,4 +382,40 @@ fn ctrl_c_to_the_process_group_stops_the_run_and_removes_its_containers() {
     // What a terminal's Ctrl-C does: SIGINT to every process of the
     // foreground group, the podman processes `xtask run` started included.
     interrupt("client", |pid| format!("-{pid}"));
+}
+
+/// `compare --profiles` on two documents whose runs were profiled for real:
+/// the toolchain's `go tool pprof` (in B's toolchain image, here the
+/// stand-in with the base image's Go) prints a diff of each kind.
+#[test]
+fn compare_profiles_diffs_each_kind_with_go_tool_pprof() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::copy(workspace().join("toolchains.toml"), project.path().join("toolchains.toml")).unwrap();
+    let golden = std::fs::read_to_string(workspace().join("tests/golden/document/etcd-put.json")).unwrap();
+    for side in ["a", "b"] {
+        let dir = project.path().join("results").join(side);
+        std::fs::create_dir_all(&dir).unwrap();
+        let o = {
+            let _serial = serial();
+            let (child, started) = spawn_run_in(&dir, 120, &["--profile=1"], &with(PUT, &["--stand-in=put-3.6-default-precision.txt"]));
+            finish(child, started)
+        };
+        assert!(o.run.validity.valid && o.run.profiles.len() == 2, "{:?} {:?}\n{}", o.run.validity, o.run.profiles, o.stderr);
+        let mut doc: gobench_core::schema::ResultDoc = serde_json::from_str(&golden).unwrap();
+        doc.runs = vec![o.run];
+        doc.provenance.toolchain_image.id = standin_image();
+        std::fs::write(dir.join("run.json"), serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(project.path())
+        .args(["--config", "toolchains.toml", "compare", "--profiles", "results/a/run.json", "results/b/run.json"])
+        .env("CONTAINERS_CONF", workspace().join("scripts/containers.conf"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for (kind, pprof_type) in [("cpu", "Type: cpu"), ("heap", "Type: inuse_space")] {
+        let section = stdout.split("## ").find(|s| s.starts_with(kind)).unwrap_or_else(|| panic!("no {kind} section:\n{stdout}"));
+        assert!(section.contains(pprof_type) && section.contains("flat%"), "{kind}:\n{section}");
+    }
 }
