@@ -11,6 +11,8 @@ pub mod config;
 pub mod containerfile;
 pub mod detect;
 pub mod document;
+#[cfg(test)]
+mod golden;
 pub mod goversion;
 pub mod hash;
 pub mod job;
