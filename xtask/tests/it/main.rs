@@ -5,6 +5,7 @@ mod analysis;
 mod bench;
 mod build;
 mod etcd_cell;
+mod go_module;
 mod horreum;
 mod pins;
 mod pipeline;
