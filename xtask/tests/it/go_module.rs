@@ -7,7 +7,7 @@
 use gobench_core::lock::Lock;
 use gobench_core::schema::ResultDoc;
 
-use crate::support::{base_pins, bootstrap_go_repo, git, gobench_containers, write, Project};
+use crate::support::{base_pins, bootstrap_go_repo, git, gobench_containers, podman, write, Project};
 
 const UUID: &str = r#"
 [[go]]
@@ -46,6 +46,17 @@ fn uuid_project() -> Project {
 #[test]
 fn a_go_module_benchmark_is_locked_fetched_built_offline_and_measured() {
     let p = uuid_project();
+    // A proxy that cannot be used: the error names the module and the GOPROXY, and no lock is written.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["--config", p.config().to_str().unwrap(), "lock"])
+        .env("GOBENCH_CACHE", p.cache.as_ref().unwrap())
+        .env("GOPROXY", "off")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("module github.com/google/uuid@") && err.contains("GOPROXY=off"), "{err}");
+    assert!(!p.path().join("toolchains.lock").exists());
+
     p.ok(&["lock"]);
     let lock = Lock::parse(&std::fs::read_to_string(p.path().join("toolchains.lock")).unwrap()).unwrap();
     let tag = lock.module_entries("uuid", "v1.6.0");
@@ -62,6 +73,14 @@ fn a_go_module_benchmark_is_locked_fetched_built_offline_and_measured() {
     assert!(is_pseudo, "not a pseudo-version: {branch}");
     p.ok(&["lock", "--check"]);
 
+    // This test's own workload images from an earlier run go, so the fetch
+    // and the offline build run every time (the toolchain image is kept).
+    p.ok(&["gen"]);
+    for (name, text) in p.containerfiles() {
+        if let Some(hash) = name.strip_suffix(".Containerfile").filter(|_| text.contains("io.gobench.workload=\"go-module\"")) {
+            podman(&["rmi", "--ignore", &format!("localhost/gobench/uuid:{hash}")]);
+        }
+    }
     git(p.path(), &["init", "-q"], "2026-01-01T00:00:00Z");
     p.ok(&["bench", "--workload-ref", "v1.6.0", "--no-upload"]);
     assert!(gobench_containers().is_empty(), "containers left behind: {:?}", gobench_containers());
