@@ -4,7 +4,7 @@
 //! validated here, once, with the file position of the offending value, so
 //! downstream code can trust a [`Config`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 
@@ -91,6 +91,21 @@ pub enum WorkloadKind {
     /// Benchmarks of the built toolchain's own standard library; needs no
     /// source and no network.
     GoStd,
+    /// Packages of Go modules at a version from the module proxy, built in a
+    /// scratch module: programs (such as etcd's roles) or benchmark test
+    /// binaries.
+    GoModule,
+}
+
+impl WorkloadKind {
+    /// The kind as `toolchains.toml` and the result documents spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Etcd => "etcd",
+            WorkloadKind::GoStd => "go-std",
+            WorkloadKind::GoModule => "go-module",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,28 +114,54 @@ pub struct Workload {
     pub name: Spanned<String>,
     pub kind: WorkloadKind,
     pub url: Option<Spanned<String>>,
-    /// Branches, tags or SHAs of the workload repository (etcd only).
+    /// Branches, tags or SHAs of the workload repository (etcd), or versions
+    /// of its modules (go-module): a tag, or a branch or commit the proxy
+    /// resolves to a pseudo-version.
     #[serde(default)]
     pub refs: Vec<Spanned<String>>,
+    /// The module paths a go-module workload builds from, each at every ref.
+    #[serde(default)]
+    pub modules: Vec<Spanned<String>>,
+    /// go-module: programs installed in the image, by name, from a package
+    /// of `modules`. A benchmark without `package` runs the etcd roles:
+    /// `etcd` (server), `etcdctl` (its health check) and `benchmark` (client).
+    #[serde(default)]
+    pub programs: BTreeMap<String, Spanned<String>>,
     /// Shell steps run in the source tree after go.mod patching (etcd only).
     #[serde(default)]
     pub build: Vec<String>,
-    /// Extra flags for the etcd server (etcd only).
+    /// Extra flags for the etcd server.
     #[serde(default)]
     pub server_flags: Vec<String>,
-    /// Standard library packages whose test binaries are built (go-std only).
+    /// Packages whose test binaries are built: of the standard library
+    /// (go-std) or of `modules` (go-module).
     #[serde(default)]
     pub packages: Vec<Spanned<String>>,
 }
+
+/// The programs the etcd run starts: the server, the client it checks the
+/// server's health with, and the benchmark client.
+pub const ETCD_PROGRAMS: [&str; 3] = ["etcd", "etcdctl", "benchmark"];
 
 impl Workload {
     pub fn url(&self) -> Option<&str> {
         match (&self.url, self.kind) {
             (Some(url), _) => Some(url.get_ref()),
             (None, WorkloadKind::Etcd) => Some(UPSTREAM_ETCD),
-            (None, WorkloadKind::GoStd) => None,
+            (None, WorkloadKind::GoStd | WorkloadKind::GoModule) => None,
         }
     }
+
+    /// go-module: the module of `package`, the longest of `modules` it is in.
+    pub fn module_of(&self, package: &str) -> Option<&str> {
+        self.modules.iter().map(|m| m.get_ref().as_str()).filter(|m| module_contains(m, package)).max_by_key(|m| m.len())
+    }
+}
+
+/// Whether `package` is in the tree of module path `module` (a nested
+/// module deeper down may still own it: the longest such module does).
+pub fn module_contains(module: &str, package: &str) -> bool {
+    package.strip_prefix(module).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,7 +171,8 @@ pub struct Benchmark {
     pub workload: Spanned<String>,
     /// Arguments of the benchmark client (etcd) or the test binary (go-std).
     pub args: Vec<String>,
-    /// go-std: the package whose test binary runs the benchmark.
+    /// The package whose test binary runs the benchmark (go-std, go-module);
+    /// without it a go-module benchmark runs the etcd roles.
     pub package: Option<Spanned<String>>,
     pub runs: u32,
     /// A run that takes longer is killed and recorded as invalid.
@@ -395,27 +437,7 @@ fn validate(c: &Config) -> Result<(), Invalid> {
         for p in &w.packages {
             check(p, refname::check_package)?;
         }
-        match w.kind {
-            WorkloadKind::Etcd => {
-                if w.refs.is_empty() {
-                    return Err((w.name.span(), "an etcd workload needs at least one entry in `refs`".into()));
-                }
-                if !w.packages.is_empty() {
-                    return Err((w.packages[0].span(), "`packages` is only for go-std workloads".into()));
-                }
-            }
-            WorkloadKind::GoStd => {
-                if let Some(r) = w.refs.first() {
-                    return Err((r.span(), "a go-std workload has no `refs`: it benchmarks the toolchain itself".into()));
-                }
-                if let Some(url) = &w.url {
-                    return Err((url.span(), "a go-std workload has no `url`: it benchmarks the toolchain itself".into()));
-                }
-                if w.packages.is_empty() {
-                    return Err((w.name.span(), "a go-std workload needs at least one entry in `packages`".into()));
-                }
-            }
-        }
+        validate_workload(w)?;
     }
 
     let mut bench_names = BTreeSet::new();
@@ -434,10 +456,21 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             (WorkloadKind::GoStd, None) => {
                 return Err((b.name.span(), "a go-std benchmark needs `package`, one of its workload's packages".into()))
             }
-            (WorkloadKind::GoStd, Some(p)) if !w.packages.iter().any(|q| q.get_ref() == p.get_ref()) => {
+            (WorkloadKind::GoStd | WorkloadKind::GoModule, Some(p)) if !w.packages.iter().any(|q| q.get_ref() == p.get_ref()) => {
                 return Err((p.span(), format!("package {:?} is not in the `packages` of workload `{}`", p.get_ref(), w.name.get_ref())))
             }
-            (WorkloadKind::Etcd, Some(p)) => return Err((p.span(), "`package` is only for go-std benchmarks".into())),
+            (WorkloadKind::GoModule, None) if !ETCD_PROGRAMS.iter().all(|p| w.programs.contains_key(*p)) => {
+                return Err((
+                    b.name.span(),
+                    format!(
+                        "benchmark `{}` has no `package`, so it runs the etcd roles, and workload `{}` needs `programs` named {}",
+                        b.name.get_ref(),
+                        w.name.get_ref(),
+                        ETCD_PROGRAMS.map(|p| format!("`{p}`")).join(", ")
+                    ),
+                ))
+            }
+            (WorkloadKind::Etcd, Some(p)) => return Err((p.span(), "`package` is only for go-std and go-module benchmarks".into())),
             _ => {}
         }
     }
@@ -457,6 +490,70 @@ fn validate(c: &Config) -> Result<(), Invalid> {
     }
     for value in [&c.modules.goproxy, &c.modules.goflags, &c.modules.gonosumdb].into_iter().flatten() {
         check(value, refname::check_env_value)?;
+    }
+    Ok(())
+}
+
+fn validate_workload(w: &Workload) -> Result<(), Invalid> {
+    let only = |what: &str, kinds: &str| format!("`{what}` is not for {} workloads, only for {kinds}", w.kind.name());
+    if let Some(m) = w.modules.first().filter(|_| w.kind != WorkloadKind::GoModule) {
+        return Err((m.span(), only("modules", "go-module")));
+    }
+    if let Some(p) = w.programs.values().next().filter(|_| w.kind != WorkloadKind::GoModule) {
+        return Err((p.span(), only("programs", "go-module")));
+    }
+    match w.kind {
+        WorkloadKind::Etcd => {
+            if w.refs.is_empty() {
+                return Err((w.name.span(), "an etcd workload needs at least one entry in `refs`".into()));
+            }
+            if let Some(p) = w.packages.first() {
+                return Err((p.span(), only("packages", "go-std and go-module")));
+            }
+        }
+        WorkloadKind::GoStd => {
+            if let Some(r) = w.refs.first() {
+                return Err((r.span(), "a go-std workload has no `refs`: it benchmarks the toolchain itself".into()));
+            }
+            if let Some(url) = &w.url {
+                return Err((url.span(), "a go-std workload has no `url`: it benchmarks the toolchain itself".into()));
+            }
+            if w.packages.is_empty() {
+                return Err((w.name.span(), "a go-std workload needs at least one entry in `packages`".into()));
+            }
+        }
+        WorkloadKind::GoModule => {
+            if let Some(url) = &w.url {
+                return Err((url.span(), "a go-module workload has no `url`: its `modules` come from the module proxy".into()));
+            }
+            if w.modules.is_empty() {
+                return Err((w.name.span(), "a go-module workload needs at least one entry in `modules`".into()));
+            }
+            if w.refs.is_empty() {
+                return Err((w.name.span(), "a go-module workload needs at least one version in `refs`, such as \"v1.6.0\"".into()));
+            }
+            if !w.build.is_empty() {
+                return Err((w.name.span(), "a go-module workload has no `build` steps: it builds its `programs` and `packages`".into()));
+            }
+            if w.programs.is_empty() && w.packages.is_empty() {
+                return Err((w.name.span(), "a go-module workload needs `programs` or `packages` to build".into()));
+            }
+            for m in &w.modules {
+                check(m, refname::check_package)?;
+            }
+            for (name, p) in &w.programs {
+                refname::check_name(name).map_err(|m| (p.span(), format!("program {m}")))?;
+                check(p, refname::check_package)?;
+            }
+            for p in w.programs.values().chain(&w.packages) {
+                if w.module_of(p.get_ref()).is_none() {
+                    return Err((
+                        p.span(),
+                        format!("package {:?} is in none of the `modules` of workload `{}`", p.get_ref(), w.name.get_ref()),
+                    ));
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -530,7 +627,7 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const SHIPPED: &str = include_str!("../../toolchains.toml");
@@ -554,6 +651,102 @@ mod tests {
         for (text, want) in table {
             let e = with(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+
+    /// An etcd-roles and a benchmark-package go-module workload, with a
+    /// benchmark on each, after the shipped pins.
+    pub(crate) const GO_MODULE: &str = r#"
+[[workload]]
+name = "etcd-mod"
+kind = "go-module"
+modules = ["go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdctl/v3", "go.etcd.io/etcd/v3"]
+refs = ["v3.6.14"]
+programs = { etcd = "go.etcd.io/etcd/server/v3", etcdctl = "go.etcd.io/etcd/etcdctl/v3", benchmark = "go.etcd.io/etcd/v3/tools/benchmark" }
+
+[[workload]]
+name = "uuid"
+kind = "go-module"
+modules = ["github.com/google/uuid"]
+refs = ["v1.6.0", "master"]
+packages = ["github.com/google/uuid"]
+
+[[benchmark]]
+name = "put-mod"
+workload = "etcd-mod"
+args = ["put", "--total=1000"]
+runs = 1
+
+[[benchmark]]
+name = "uuid-parse"
+workload = "uuid"
+package = "github.com/google/uuid"
+args = ["-test.run=^$", "-test.bench=^BenchmarkParse$"]
+runs = 1
+"#;
+
+    #[test]
+    fn go_module_workloads_parse() {
+        let c = parse("toolchains.toml", &format!("{SHIPPED}{GO_MODULE}")).unwrap();
+        let etcd = c.workload("etcd-mod").unwrap();
+        assert_eq!(etcd.kind, WorkloadKind::GoModule);
+        assert_eq!(etcd.module_of("go.etcd.io/etcd/v3/tools/benchmark"), Some("go.etcd.io/etcd/v3"));
+        assert_eq!(etcd.module_of("go.etcd.io/etcd/server/v3"), Some("go.etcd.io/etcd/server/v3"));
+        assert_eq!(etcd.module_of("go.etcd.io/etcd/v3x"), None);
+        assert_eq!(etcd.url(), None);
+        assert_eq!(serde_json::to_value(WorkloadKind::GoModule).unwrap(), WorkloadKind::GoModule.name());
+    }
+
+    /// (replace this in GO_MODULE, with this, the error points at this, and says this)
+    #[test]
+    fn go_module_errors_point_at_the_value() {
+        let cases: &[(&str, &str, &str, &str)] = &[
+            ("modules = [\"github.com/google/uuid\"]\n", "", "\"uuid\"\nkind", "needs at least one entry in `modules`"),
+            ("refs = [\"v1.6.0\", \"master\"]\n", "", "\"uuid\"\nkind", "needs at least one version in `refs`"),
+            ("refs = [\"v1.6.0\", \"master\"]", "refs = [\"v1.6.0\", \"master;x\"]", "\"master;x\"", "contains ';'"),
+            ("packages = [\"github.com/google/uuid\"]\n", "", "\"uuid\"\nkind", "needs `programs` or `packages`"),
+            (
+                "packages = [\"github.com/google/uuid\"]",
+                "packages = [\"github.com/google/uuidx\"]",
+                "\"github.com/google/uuidx\"",
+                "is in none of the `modules` of workload `uuid`",
+            ),
+            (
+                "kind = \"go-module\"\nmodules = [\"github.com/google/uuid\"]",
+                "kind = \"go-module\"\nurl = \"https://github.com/google/uuid\"\nmodules = [\"github.com/google/uuid\"]",
+                "\"https://github.com/google/uuid\"",
+                "has no `url`",
+            ),
+            (
+                "kind = \"go-module\"\nmodules = [\"github.com/google/uuid\"]",
+                "kind = \"go-std\"\nmodules = [\"github.com/google/uuid\"]",
+                "\"github.com/google/uuid\"]\nrefs",
+                "`modules` is not for go-std workloads",
+            ),
+            (
+                "etcdctl = \"go.etcd.io/etcd/etcdctl/v3\", ",
+                "",
+                "\"put-mod\"\nworkload",
+                "runs the etcd roles, and workload `etcd-mod` needs `programs` named `etcd`, `etcdctl`, `benchmark`",
+            ),
+            (
+                "package = \"github.com/google/uuid\"",
+                "package = \"github.com/google/uuid/x\"",
+                "\"github.com/google/uuid/x\"",
+                "not in the `packages` of workload `uuid`",
+            ),
+            ("{ etcd = ", "{ \"et cd\" = ", "\"go.etcd.io/etcd/server/v3\", etcdctl", "program name \"et cd\""),
+        ];
+        for (from, to, marker, message) in cases {
+            let extra = GO_MODULE.replacen(from, to, 1);
+            assert_ne!(extra, GO_MODULE, "{from:?} not found");
+            let text = format!("{SHIPPED}{extra}");
+            let e = parse("toolchains.toml", &text).unwrap_err();
+            let offset = SHIPPED.len() + extra.find(marker).unwrap_or_else(|| panic!("{marker:?} not in {extra}"));
+            let line = text[..offset].matches('\n').count() + 1;
+            let column = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1) + 1;
+            assert_eq!((e.line, e.column), (line, column), "{to:?} -> {e}");
+            assert!(e.message.contains(message), "{to:?}: {e}");
         }
     }
 }

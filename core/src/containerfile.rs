@@ -1,12 +1,14 @@
-//! Containerfile text for the three kinds of image: a Go toolchain built from
-//! source, an etcd workload built with it, and the go-std workload.
+//! Containerfile text for the kinds of image: a Go toolchain built from
+//! source, and the workloads built with it (etcd, go-std, go-module).
 //!
 //! Pure text from validated inputs. Nothing here may depend on a ref *name*,
 //! a URL or a host path: only on commit SHAs and the recipe itself, so that
 //! the image hash moves exactly when the image's content would.
 
-use crate::config::{Bootstrap, ModPolicy};
-use crate::lock::{LockedGo, LockedWorkload};
+use std::collections::BTreeMap;
+
+use crate::config::{module_contains, Bootstrap, ModPolicy};
+use crate::lock::{LockedGo, LockedModule, LockedWorkload};
 
 /// Where a build finds the bare git mirror of the source it builds, mounted
 /// read-only with `podman build -v`.
@@ -16,8 +18,9 @@ pub const WORKLOAD_MIRROR: &str = "/mirror/workload.git";
 pub const MODCACHE_MOUNT: &str = "/gomodcache";
 /// Where the devel version string of a toolchain is kept for the record.
 pub const DEVEL_RECORD: &str = "/usr/local/share/gobench/go-devel-version";
-/// Where the go-std workload keeps its test binaries.
-pub const GOSTD_BIN: &str = "/opt/gostd";
+/// Where workloads keep their test binaries (named for go-std, the first
+/// kind with test binaries; the path is in hashed recipe text).
+pub const TEST_BIN: &str = "/opt/gostd";
 
 const GOROOT: &str = "/usr/local/go";
 const PATH: &str = "/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -244,18 +247,26 @@ fn in_module(dir: &str, command: &str) -> String {
 /// every module it needs), downloads what each module requires, and keeps
 /// only `cache/download`, the part a `file://` proxy serves.
 pub fn etcd_module_fetch(w: &LockedWorkload, target_go: Option<&str>) -> String {
-    let env = format!(
-        "export HOME={SCRATCH} TMPDIR={SCRATCH} GOCACHE={SCRATCH}/go-cache GOMODCACHE={MODCACHE_MOUNT} GOFLAGS=\"${{GOFLAGS:-}} -modcacherw\""
-    );
-    let mut steps = vec!["set -eu".to_string()];
-    steps.extend(etcd_prepare(w, target_go, &env));
+    let mut steps = etcd_prepare(w, target_go, &fetch_env());
     for m in built_modules(w).into_iter().filter(|m| m.is_go_mod()) {
         steps.push(in_module(m.dir(), "go mod download"));
     }
-    steps.push(format!("cd {MODCACHE_MOUNT}"));
-    steps.push("find . -mindepth 1 -maxdepth 1 ! -name cache -exec rm -rf {} +".to_string());
-    steps.push("find cache -mindepth 1 -maxdepth 1 ! -name download -exec rm -rf {} +".to_string());
-    steps.join("\n") + "\n"
+    fetch_script(steps)
+}
+
+/// The Go environment of a module fetch: the cache is the mounted directory.
+fn fetch_env() -> String {
+    format!("export HOME={SCRATCH} TMPDIR={SCRATCH} GOCACHE={SCRATCH}/go-cache GOMODCACHE={MODCACHE_MOUNT} GOFLAGS=\"${{GOFLAGS:-}} -modcacherw\"")
+}
+
+/// A fetch script of `steps` that keeps only `cache/download` of the cache.
+fn fetch_script(steps: Vec<String>) -> String {
+    let mut all = vec!["set -eu".to_string()];
+    all.extend(steps);
+    all.push(format!("cd {MODCACHE_MOUNT}"));
+    all.push("find . -mindepth 1 -maxdepth 1 ! -name cache -exec rm -rf {} +".to_string());
+    all.push("find cache -mindepth 1 -maxdepth 1 ! -name download -exec rm -rf {} +".to_string());
+    all.join("\n") + "\n"
 }
 
 /// The go-std workload: test binaries of standard library packages, built
@@ -265,17 +276,107 @@ pub fn go_std(parent_tag: &str, packages: &[String]) -> String {
     header(&mut out, &format!("go-std benchmarks of {}", packages.join(" ")));
     out.push_str(&format!("FROM {parent_tag}\n"));
     labels(&mut out, &[("io.gobench.kind", "workload".to_string()), ("io.gobench.workload", "go-std".to_string())]);
-    let mut steps = vec![GO_CACHE_ENV.to_string(), format!("mkdir -p {GOSTD_BIN}"), format!("cd {GOROOT}/src")];
-    for p in packages {
-        steps.push(format!("go test -c -trimpath -o {} {p}", gostd_binary(p)));
-    }
+    let mut steps = vec![GO_CACHE_ENV.to_string(), format!("mkdir -p {TEST_BIN}"), format!("cd {GOROOT}/src")];
+    steps.extend(test_binaries(packages));
     run(&mut out, &steps);
     out
 }
 
-/// The test binary of a standard library package in the go-std image.
-pub fn gostd_binary(package: &str) -> String {
-    format!("{GOSTD_BIN}/{}.test", package.replace('/', "_"))
+fn test_binaries(packages: &[String]) -> Vec<String> {
+    packages.iter().map(|p| format!("go test -c -trimpath -o {} {p}", test_binary(p))).collect()
+}
+
+/// The test binary of a package in a go-std or go-module image.
+pub fn test_binary(package: &str) -> String {
+    format!("{TEST_BIN}/{}.test", package.replace('/', "_"))
+}
+
+/// What a go-module image builds: its locked modules, the programs it
+/// installs (name -> package) and the packages whose test binaries it keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct GoModuleBuild<'a> {
+    pub modules: &'a [&'a LockedModule],
+    pub programs: &'a BTreeMap<String, String>,
+    pub packages: &'a [String],
+}
+
+const SCRATCH_MODULE: &str = "/src/module";
+
+impl GoModuleBuild<'_> {
+    /// `package@version` of its module, as `go get` takes it.
+    fn at(&self, package: &str) -> String {
+        let module = self.modules.iter().filter(|m| module_contains(&m.path, package)).max_by_key(|m| m.path.len());
+        format!("{package}@{}", module.map_or("none", |m| m.version.as_str()))
+    }
+
+    fn versions(&self) -> String {
+        self.modules.iter().map(|m| m.at()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// The steps the build and its module fetch share: a scratch module
+    /// that requires the locked versions, so the `replace` lines of their
+    /// go.mod files do not apply (`go install module@version` refuses a
+    /// module that has any). Its `go` line is the policy's: it decides the
+    /// GODEBUG defaults of the programs; each dependency keeps its own
+    /// language version. It is never tidied: it has no package of its own,
+    /// and `go mod tidy` would drop every requirement.
+    fn prepare(&self, target_go: Option<&str>, go_env: &str) -> Vec<String> {
+        let mut steps = vec![format!("mkdir -p {SCRATCH_MODULE}"), format!("cd {SCRATCH_MODULE}"), go_env.to_string()];
+        steps.push("go mod init gobench.local/scratch".to_string());
+        let mut pins: Vec<String> = self.modules.iter().map(|m| m.at()).collect();
+        for p in self.programs.values().map(|p| self.at(p)) {
+            if !pins.contains(&p) {
+                pins.push(p);
+            }
+        }
+        steps.push(format!("go get {}", pins.join(" ")));
+        if !self.packages.is_empty() {
+            // -t: the test binaries need the modules their tests import too.
+            let tests: Vec<String> = self.packages.iter().map(|p| self.at(p)).collect();
+            steps.push(format!("go get -t {}", tests.join(" ")));
+        }
+        if let Some(target) = target_go {
+            steps.push(format!("sed -i -e 's/^go [0-9][0-9a-z.]*$/go {target}/' -e '/^toolchain /d' go.mod"));
+        }
+        steps
+    }
+}
+
+/// A go-module workload image: the programs and test binaries of packages
+/// of Go modules at their locked versions, built in a scratch module with
+/// the Go of the parent toolchain image, offline against the module cache.
+pub fn go_module(parent_tag: &str, b: &GoModuleBuild, target_go: Option<&str>, env: &ModuleEnv) -> String {
+    let mut out = String::new();
+    header(&mut out, &format!("go-module {}", b.versions()));
+    out.push_str(&format!("FROM {parent_tag}\n"));
+    labels(&mut out, &[("io.gobench.kind", "workload".to_string()), ("io.gobench.workload", "go-module".to_string())]);
+    out.push_str(&env.env_line());
+    let mut steps = b.prepare(target_go, GO_CACHE_ENV);
+    for (name, package) in b.programs {
+        steps.push(format!("go build -trimpath -o /usr/local/bin/{name} {package}"));
+    }
+    if !b.packages.is_empty() {
+        steps.push(format!("mkdir -p {TEST_BIN}"));
+        steps.extend(test_binaries(b.packages));
+    }
+    steps.push(format!("cd / && rm -rf {SCRATCH_MODULE}"));
+    run(&mut out, &steps);
+    out
+}
+
+/// The module fetch of a go-module build: what the build does before it
+/// compiles, then `go list -deps` of what it compiles, which fails here,
+/// with the network, if the offline build would miss a module or a go.sum line.
+pub fn go_module_fetch(b: &GoModuleBuild, target_go: Option<&str>) -> String {
+    let mut steps = b.prepare(target_go, &fetch_env());
+    let programs: Vec<&str> = b.programs.values().map(String::as_str).collect();
+    if !programs.is_empty() {
+        steps.push(format!("go list -deps {} > /dev/null", programs.join(" ")));
+    }
+    if !b.packages.is_empty() {
+        steps.push(format!("go list -deps -test {} > /dev/null", b.packages.join(" ")));
+    }
+    fetch_script(steps)
 }
 
 #[cfg(test)]

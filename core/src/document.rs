@@ -48,7 +48,7 @@ pub struct Recorded {
 pub fn record(spec: &RunSpec, index: u32, outcome: Outcome, host_activity: Vec<String>) -> Recorded {
     match outcome {
         Outcome::Ran { started, ended, exit, stdout, stderr_tail, monitoring, server_metrics } => {
-            let judged = results::judge(spec.kind, &spec.args, &stdout, exit);
+            let judged = results::judge(spec.protocol(), &spec.args, &stdout, exit);
             let run = Run {
                 index,
                 started,
@@ -109,7 +109,10 @@ pub fn start(config: &Config, lock: &Lock, head: Head) -> Result<ResultDoc, Stri
     let cell = &head.cell;
     let go = lock.go_entry(&cell.go).ok_or_else(|| format!("go `{}` is not in the lock", cell.go))?;
     let locked_workload = cell.workload_ref.as_ref().and_then(|r| lock.workload_entry(&cell.workload, r));
-    start_with(config, go, locked_workload, head)
+    let modules = cell.workload_ref.as_ref().map(|r| lock.module_entries(&cell.workload, r).iter().map(|m| m.at()).collect());
+    let mut doc = start_with(config, go, locked_workload, head)?;
+    doc.provenance.workload.modules = modules.unwrap_or_default();
+    Ok(doc)
 }
 
 /// [`start`] for a Go commit that need not be in the lock (a bisect
@@ -117,7 +120,7 @@ pub fn start(config: &Config, lock: &Lock, head: Head) -> Result<ResultDoc, Stri
 pub fn start_with(config: &Config, go: &LockedGo, locked_workload: Option<&LockedWorkload>, head: Head) -> Result<ResultDoc, String> {
     let cell = &head.cell;
     let workload = config.workload(&cell.workload).ok_or_else(|| format!("workload `{}` is not configured", cell.workload))?;
-    let kind = serde_json::to_value(workload.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    let kind = workload.kind.name().to_string();
     Ok(ResultDoc {
         schema: RESULT_SCHEMA.to_string(),
         started: String::new(),
@@ -143,6 +146,7 @@ pub fn start_with(config: &Config, go: &LockedGo, locked_workload: Option<&Locke
                 git_ref: cell.workload_ref.clone(),
                 url: locked_workload.map(|w| w.url.clone()),
                 sha: locked_workload.map(|w| w.sha.clone()),
+                modules: Vec::new(),
             },
             image: head.image,
             toolchain_image: head.toolchain_image,
@@ -198,7 +202,8 @@ pub fn scratch(label: &str, spec: RunSpec, host: Host) -> ResultDoc {
         version: String::new(),
         devel: None,
     };
-    let workload = WorkloadProvenance { name: String::new(), kind: String::new(), git_ref: None, url: None, sha: None };
+    let workload =
+        WorkloadProvenance { name: String::new(), kind: String::new(), git_ref: None, url: None, sha: None, modules: Vec::new() };
     let image = ImageRef { id: spec.image.clone(), ..ImageRef::default() };
     let toolkit = Toolkit { commit: String::new(), dirty: false };
     ResultDoc {
@@ -258,15 +263,6 @@ mod tests {
     fn read(path: &str) -> String {
         let p = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-    }
-
-    fn golden(name: &str, actual: &str) {
-        let path = format!("{}/../tests/golden/document/{name}", env!("CARGO_MANIFEST_DIR"));
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(&path, actual).unwrap();
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(want == actual, "{path} differs (UPDATE_GOLDEN=1 rewrites it):\n{actual}");
     }
 
     fn ran(t: u32, stdout: &str, exit: RunExit, server_metrics: Option<ServerMetrics>) -> Outcome {
@@ -378,7 +374,7 @@ mod tests {
         assert_eq!(doc.metrics["rps"].values, vec![15480.3636]);
         assert_eq!(doc.results.rps, Some(15480.3636));
         assert_eq!(doc.valid_runs().count(), 1);
-        golden("etcd-put.json", &(serde_json::to_string_pretty(&doc).unwrap() + "\n"));
+        crate::golden::golden("document/etcd-put.json", &(serde_json::to_string_pretty(&doc).unwrap() + "\n"));
     }
 
     /// Pushing runs one by one gives the document that all of them at once

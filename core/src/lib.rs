@@ -12,6 +12,8 @@ pub mod containerfile;
 pub mod detect;
 pub mod document;
 pub mod fsyncprobe;
+#[cfg(test)]
+mod golden;
 pub mod goversion;
 pub mod hash;
 pub mod job;

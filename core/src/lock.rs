@@ -20,6 +20,9 @@ pub struct Lock {
     pub go: Vec<LockedGo>,
     #[serde(default)]
     pub workload: Vec<LockedWorkload>,
+    /// The modules of go-module workloads, one entry per (workload, ref, module).
+    #[serde(default, rename = "go_module", skip_serializing_if = "Vec::is_empty")]
+    pub go_modules: Vec<LockedModule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +69,28 @@ pub struct LockedWorkload {
     /// Every go.mod and go.work file in the tree at `sha`, sorted by path.
     #[serde(default)]
     pub modules: Vec<ModFile>,
+}
+
+/// One module of a go-module workload at one of its refs, as the module
+/// proxy resolved it (`go list -m -json MODULE@REF`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedModule {
+    pub workload: String,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub path: String,
+    /// The exact version: the tag, or the pseudo-version of a branch or commit.
+    pub version: String,
+    /// The version's commit time, RFC 3339 UTC, as the proxy reports it.
+    pub time: String,
+}
+
+impl LockedModule {
+    /// `path@version`, as `go get` takes it.
+    pub fn at(&self) -> String {
+        format!("{}@{}", self.path, self.version)
+    }
 }
 
 /// The lines of one go.mod or go.work that the go.mod policy acts on.
@@ -166,8 +191,10 @@ pub fn is_mod_path(path: &str) -> bool {
 /// What a lock must contain for a config: every (kind, name, url, ref).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Wanted {
+    /// `go`, `workload` or `module` (a module of a go-module workload).
     pub kind: &'static str,
     pub name: String,
+    /// The git URL, or the module path of a `module`.
     pub url: String,
     pub git_ref: String,
 }
@@ -179,10 +206,14 @@ pub fn wanted(config: &Config) -> Vec<Wanted> {
         out.insert(Wanted { kind: "go", name: g.name.get_ref().clone(), url: g.url().to_string(), git_ref: g.git_ref.get_ref().clone() });
     }
     for w in &config.workload {
-        if w.kind == WorkloadKind::Etcd {
-            let url = w.url().unwrap_or_default().to_string();
+        let sources: Vec<(&'static str, String)> = match w.kind {
+            WorkloadKind::Etcd => vec![("workload", w.url().unwrap_or_default().to_string())],
+            WorkloadKind::GoModule => w.modules.iter().map(|m| ("module", m.get_ref().clone())).collect(),
+            WorkloadKind::GoStd => vec![],
+        };
+        for (kind, url) in sources {
             for r in &w.refs {
-                out.insert(Wanted { kind: "workload", name: w.name.get_ref().clone(), url: url.clone(), git_ref: r.get_ref().clone() });
+                out.insert(Wanted { kind, name: w.name.get_ref().clone(), url: url.clone(), git_ref: r.get_ref().clone() });
             }
         }
     }
@@ -220,6 +251,13 @@ impl Lock {
                 }
             }
         }
+        for m in &lock.go_modules {
+            // Both reach a `go get` line in a Containerfile.
+            let valid = refname::check_package(&m.path).is_ok() && refname::check_ref(&m.version).is_ok() && m.version.starts_with('v');
+            if !valid {
+                return Err(format!("workload `{}`: {:?} is not a module path at a version", m.workload, m.at()));
+            }
+        }
         Ok(lock)
     }
 
@@ -235,6 +273,7 @@ impl Lock {
             .into_iter()
             .filter(|w| match w.kind {
                 "go" => self.go_entry(&w.name).is_none_or(|g| g.url != w.url || g.git_ref != w.git_ref),
+                "module" => !self.go_modules.iter().any(|m| m.workload == w.name && m.git_ref == w.git_ref && m.path == w.url),
                 _ => self.workload_entry(&w.name, &w.git_ref).is_none_or(|l| l.url != w.url),
             })
             .map(|w| format!("{} `{}` ref `{}` ({})", w.kind, w.name, w.git_ref, w.url))
@@ -247,6 +286,11 @@ impl Lock {
 
     pub fn workload_entry(&self, name: &str, git_ref: &str) -> Option<&LockedWorkload> {
         self.workload.iter().find(|w| w.name == name && w.git_ref == git_ref)
+    }
+
+    /// The locked modules of go-module workload `name` at `git_ref`, in lock order.
+    pub fn module_entries(&self, name: &str, git_ref: &str) -> Vec<&LockedModule> {
+        self.go_modules.iter().filter(|m| m.workload == name && m.git_ref == git_ref).collect()
     }
 }
 

@@ -65,10 +65,12 @@ pub struct ModuleFetch {
 }
 
 impl ModuleFetch {
-    fn new(script: String, workload_sha: &str, toolchain_version: &str, toolchain_tag: &str) -> ModuleFetch {
+    /// `workload` is what pins the workload's content: its commit SHA, or
+    /// its modules' exact versions.
+    fn new(script: String, workload: &str, toolchain_version: &str, toolchain_tag: &str) -> ModuleFetch {
         let canonical = serde_json::json!({
             "recipe": RECIPE_VERSION,
-            "workload": workload_sha,
+            "workload": workload,
             "toolchain": toolchain_version,
             "script": script,
         });
@@ -151,7 +153,7 @@ pub fn plan(config: &Config, lock: &Lock) -> Result<Plan, String> {
             let bench = config.benchmark(bench_name.get_ref()).expect("validated");
             let w = config.workload(bench.workload.get_ref()).expect("validated");
             let refs: Vec<Option<&str>> = match w.kind {
-                WorkloadKind::Etcd => w.refs.iter().map(|r| Some(r.get_ref().as_str())).collect(),
+                WorkloadKind::Etcd | WorkloadKind::GoModule => w.refs.iter().map(|r| Some(r.get_ref().as_str())).collect(),
                 WorkloadKind::GoStd => vec![None],
             };
             for wref in refs {
@@ -236,24 +238,38 @@ pub fn workload_image(
     w: &Workload,
     wref: Option<&str>,
 ) -> Result<Image, String> {
-    let (text, shas, sources, modfetch) = match wref {
-        Some(r) => {
-            let lw = lock
-                .workload_entry(w.name.get_ref(), r)
-                .ok_or_else(|| format!("workload `{}` ref `{r}` is not in the lock; run `cargo xtask lock`", w.name.get_ref()))?;
-            let env = ModuleEnv { goflags: config.modules.goflags.as_ref().map(|s| s.get_ref().clone()) };
-            let target = containerfile::policy_target(&config.modules.policy, &go.version());
+    let go_sha = || BTreeMap::from([("go".to_string(), go.sha.clone())]);
+    let env = ModuleEnv { goflags: config.modules.goflags.as_ref().map(|s| s.get_ref().clone()) };
+    let target = containerfile::policy_target(&config.modules.policy, &go.version());
+    let not_locked = |r: &str| format!("workload `{}` ref `{r}` is not in the lock; run `cargo xtask lock`", w.name.get_ref());
+    let (text, shas, sources, modfetch) = match (w.kind, wref) {
+        (WorkloadKind::Etcd, Some(r)) => {
+            let lw = lock.workload_entry(w.name.get_ref(), r).ok_or_else(|| not_locked(r))?;
             let text = containerfile::etcd(&toolchain.tag, lw, &w.build, target.as_deref(), &env);
-            let shas = BTreeMap::from([("go".to_string(), go.sha.clone()), ("workload".to_string(), lw.sha.clone())]);
+            let mut shas = go_sha();
+            shas.insert("workload".to_string(), lw.sha.clone());
             let sources = vec![SourceMount { url: lw.url.clone(), target: containerfile::WORKLOAD_MIRROR }];
             let fetch = ModuleFetch::new(containerfile::etcd_module_fetch(lw, target.as_deref()), &lw.sha, &go.version(), &toolchain.tag);
             (text, shas, sources, Some(fetch))
         }
-        None => {
+        (WorkloadKind::GoModule, Some(r)) => {
+            let modules = lock.module_entries(w.name.get_ref(), r);
+            if modules.len() != w.modules.len() {
+                return Err(not_locked(r));
+            }
+            let programs: BTreeMap<String, String> = w.programs.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
             let packages: Vec<String> = w.packages.iter().map(|p| p.get_ref().clone()).collect();
-            let text = containerfile::go_std(&toolchain.tag, &packages);
-            (text, BTreeMap::from([("go".to_string(), go.sha.clone())]), vec![], None)
+            let build = containerfile::GoModuleBuild { modules: &modules, programs: &programs, packages: &packages };
+            let text = containerfile::go_module(&toolchain.tag, &build, target.as_deref(), &env);
+            let versions: Vec<String> = modules.iter().map(|m| m.at()).collect();
+            let script = containerfile::go_module_fetch(&build, target.as_deref());
+            (text, go_sha(), vec![], Some(ModuleFetch::new(script, &versions.join(" "), &go.version(), &toolchain.tag)))
         }
+        (WorkloadKind::GoStd, _) => {
+            let packages: Vec<String> = w.packages.iter().map(|p| p.get_ref().clone()).collect();
+            (containerfile::go_std(&toolchain.tag, &packages), go_sha(), vec![], None)
+        }
+        (_, None) => return Err(format!("workload `{}` is built at a ref, and none was given", w.name.get_ref())),
     };
     let inputs = ImageInputs {
         recipe: RECIPE_VERSION,
@@ -329,5 +345,99 @@ impl Plan {
     /// The images some cells need, parents first, each once.
     pub fn images_for(&self, cells: &[&Cell]) -> Vec<&Image> {
         self.images.iter().filter(|i| cells.iter().any(|c| c.image == i.hash || c.toolchain == i.hash)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::{LockedModule, LOCK_VERSION};
+
+    fn module(workload: &str, git_ref: &str, path: &str, version: &str) -> LockedModule {
+        let time = "2026-07-23T19:19:04Z".to_string();
+        LockedModule { workload: workload.into(), git_ref: git_ref.into(), path: path.into(), version: version.into(), time }
+    }
+
+    /// The shipped pins with the go-module workloads of the config tests,
+    /// and a lock that covers them: uuid `master` is a pseudo-version.
+    fn go_module_pins() -> (Config, Lock) {
+        let shipped = include_str!("../../toolchains.toml");
+        let config = crate::config::parse("toolchains.toml", &format!("{shipped}{}", crate::config::tests::GO_MODULE)).unwrap();
+        let mut lock = Lock::parse(include_str!("../../tests/golden/shipped/toolchains.lock")).unwrap();
+        lock.go_modules = vec![
+            module("etcd-mod", "v3.6.14", "go.etcd.io/etcd/etcdctl/v3", "v3.6.14"),
+            module("etcd-mod", "v3.6.14", "go.etcd.io/etcd/server/v3", "v3.6.14"),
+            module("etcd-mod", "v3.6.14", "go.etcd.io/etcd/v3", "v3.6.14"),
+            module("uuid", "master", "github.com/google/uuid", "v1.6.1-0.20241114170450-2d3c2a9cc518"),
+            module("uuid", "v1.6.0", "github.com/google/uuid", "v1.6.0"),
+        ];
+        (config, lock)
+    }
+
+    #[test]
+    fn a_go_module_workload_is_locked_by_module_versions() {
+        let (config, mut lock) = go_module_pins();
+        crate::golden::golden("go-module/toolchains.lock", &lock.to_toml());
+        assert_eq!(Lock::parse(&lock.to_toml()).unwrap(), lock);
+        let wanted: Vec<_> = crate::lock::wanted(&config).into_iter().filter(|w| w.kind == "module").collect();
+        assert_eq!(wanted.len(), 5, "{wanted:?}");
+        // Missing: the shipped workloads point at GitHub, not the golden lock's
+        // local repositories; of the go-module entries, none until one goes.
+        let modules_missing = |l: &Lock| l.missing(&config).into_iter().filter(|m| m.starts_with("module")).collect::<Vec<_>>();
+        assert!(modules_missing(&lock).is_empty());
+        lock.go_modules.retain(|m| m.git_ref != "master");
+        assert_eq!(modules_missing(&lock), ["module `uuid` ref `master` (github.com/google/uuid)"]);
+        let mut bad = go_module_pins().1;
+        bad.go_modules[0].version = "v3.6.14;rm".into();
+        assert!(Lock::parse(&bad.to_toml()).unwrap_err().contains("is not a module path at a version"));
+        assert_eq!(LOCK_VERSION, 1, "go_module entries are an addition: old locks still load");
+    }
+
+    #[test]
+    fn go_module_images_build_the_locked_versions_offline_in_a_scratch_module() {
+        let (config, lock) = go_module_pins();
+        let go = lock.go_entry("go1.27").unwrap();
+        let toolchain = toolchain_image(&config, go).unwrap();
+        let image = |name: &str, r: &str| workload_image(&config, &lock, go, &toolchain, config.workload(name).unwrap(), Some(r)).unwrap();
+        let etcd = image("etcd-mod", "v3.6.14");
+        let fetch = etcd.modfetch.as_ref().unwrap();
+        crate::golden::golden("go-module/etcd-mod.Containerfile", &etcd.containerfile);
+        crate::golden::golden("go-module/etcd-mod.fetch.sh", &fetch.script);
+        let uuid = image("uuid", "master");
+        crate::golden::golden("go-module/uuid.Containerfile", &uuid.containerfile);
+        crate::golden::golden("go-module/uuid.fetch.sh", &uuid.modfetch.as_ref().unwrap().script);
+
+        // No git source: the build reads only the module cache, filled by
+        // the fetch, and the image moves with the module versions.
+        assert!(etcd.sources.is_empty() && etcd.modcache);
+        assert_eq!(etcd.inputs.shas.keys().collect::<Vec<_>>(), ["go"]);
+        assert_ne!(uuid.hash, image("uuid", "v1.6.0").hash);
+        assert_ne!(uuid.modfetch.as_ref().unwrap().key, image("uuid", "v1.6.0").modfetch.unwrap().key);
+        assert!(uuid.containerfile.contains("go get -t github.com/google/uuid@v1.6.1-0.20241114170450-2d3c2a9cc518;"));
+        assert!(etcd.containerfile.contains("go build -trimpath -o /usr/local/bin/benchmark go.etcd.io/etcd/v3/tools/benchmark;"));
+        assert!(etcd.containerfile.contains("go get go.etcd.io/etcd/etcdctl/v3@v3.6.14 go.etcd.io/etcd/server/v3@v3.6.14"));
+        assert!(!etcd.containerfile.contains("go mod tidy") && !fetch.script.contains("go mod tidy"));
+        // The policy sets the scratch module's `go` line to the toolchain's.
+        assert!(etcd.containerfile.contains("s/^go [0-9][0-9a-z.]*$/go 1.27.3/"), "{}", etcd.containerfile);
+        for text in [&etcd.containerfile, &fetch.script] {
+            assert!(text.contains("go mod init gobench.local/scratch"));
+            assert!(!text.contains("GOPROXY=") || text.contains("GOPROXY=\"file:///gomodcache/cache/download\""), "{text}");
+        }
+        // The run: test binaries for a package, the etcd roles otherwise.
+        let cell = |w: &str, b: &str| Cell {
+            go: "go1.27".into(),
+            workload: w.into(),
+            workload_ref: Some("v3.6.14".into()),
+            benchmark: b.into(),
+            image: String::new(),
+            toolchain: String::new(),
+        };
+        let spec = crate::spec::RunSpec::for_cell(&config, &cell("uuid", "uuid-parse"), "img").unwrap();
+        assert_eq!(spec.protocol(), crate::spec::Protocol::TestBinary);
+        assert_eq!(spec.client_command()[0], "/opt/gostd/github.com_google_uuid.test");
+        assert!(uuid.containerfile.contains("-o /opt/gostd/github.com_google_uuid.test github.com/google/uuid"));
+        let spec = crate::spec::RunSpec::for_cell(&config, &cell("etcd-mod", "put-mod"), "img").unwrap();
+        assert_eq!(spec.protocol(), crate::spec::Protocol::EtcdPair);
+        assert_eq!(spec.client_command()[..2], ["benchmark", "--endpoints=127.0.0.1:2379"]);
     }
 }

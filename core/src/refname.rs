@@ -82,7 +82,7 @@ pub fn check_name(n: &str) -> Result<(), String> {
     }
 }
 
-/// A Go import path of a standard library package, such as `encoding/json`.
+/// A Go import or module path, such as `encoding/json` or `github.com/google/uuid`.
 pub fn check_package(p: &str) -> Result<(), String> {
     let ok = !p.is_empty()
         && p.split('/').all(|part| {
@@ -91,7 +91,7 @@ pub fn check_package(p: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("{p:?} is not a standard library package path such as \"encoding/json\""))
+        Err(format!("{p:?} is not a Go package path such as \"encoding/json\" or \"github.com/google/uuid\""))
     }
 }
 

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::WorkloadKind;
 use crate::parse::{self, RunExit, Validity};
 use crate::schema::{Metric, ResultDoc, Run, SeedLatency, SeedResults};
+use crate::spec::Protocol;
 use crate::stats::{self, Direction};
 
 /// The verdict and metric values of one run's output.
@@ -18,10 +18,10 @@ pub struct Judged {
 }
 
 /// Parses and judges the stdout of one run of a benchmark with `args`.
-pub fn judge(kind: WorkloadKind, args: &[String], stdout: &str, exit: RunExit) -> Judged {
-    match kind {
-        WorkloadKind::Etcd => judge_etcd(args, stdout, exit),
-        WorkloadKind::GoStd => judge_gotest(stdout, exit),
+pub fn judge(protocol: Protocol, args: &[String], stdout: &str, exit: RunExit) -> Judged {
+    match protocol {
+        Protocol::EtcdPair => judge_etcd(args, stdout, exit),
+        Protocol::TestBinary => judge_gotest(stdout, exit),
     }
 }
 
@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn etcd_put_output_gives_seed_metrics() {
         let a = args("--conns=10 --clients=100 put --key-size=8 --sequential-keys --total=20000 --val-size=256");
-        let j = judge(WorkloadKind::Etcd, &a, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit::SUCCESS);
+        let j = judge(Protocol::EtcdPair, &a, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit::SUCCESS);
         assert!(j.validity.valid, "{:?}", j.validity);
         assert_eq!(j.values["rps"], ("req/s".to_string(), Direction::HigherIsBetter, 15480.3636));
         assert_eq!(j.values["latency_p99_9"].2, 0.0200);
@@ -215,7 +215,7 @@ mod tests {
     #[test]
     fn stm_goes_to_rps_stm() {
         let a = args("--precise --conns=10 --clients=100 stm --keys=1000 --keys-per-txn=2 --val-size=8 --total=5000");
-        let j = judge(WorkloadKind::Etcd, &a, &fixture("etcd-benchmark/stm-3.6-precise.txt"), RunExit::SUCCESS);
+        let j = judge(Protocol::EtcdPair, &a, &fixture("etcd-benchmark/stm-3.6-precise.txt"), RunExit::SUCCESS);
         assert!(j.validity.valid, "{:?}", j.validity);
         let seed = seed_results(&a, &metrics([&j]));
         assert_eq!((seed.rps, seed.rps_stm), (None, Some(5666.952721594959)));
@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn a_flag_value_is_not_the_subcommand() {
         let a = args("--user stm put --total=20000");
-        let j = judge(WorkloadKind::Etcd, &a, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit::SUCCESS);
+        let j = judge(Protocol::EtcdPair, &a, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit::SUCCESS);
         let seed = seed_results(&a, &metrics([&j]));
         assert_eq!((seed.rps, seed.rps_stm), (Some(15480.3636), None));
     }
@@ -233,12 +233,12 @@ mod tests {
     #[test]
     fn invalid_runs_are_kept_out_of_aggregates() {
         let a = args("put --total=2000");
-        let failed = judge(WorkloadKind::Etcd, &a, &fixture("etcd-benchmark/put-3.6-all-requests-failed.txt"), RunExit::SUCCESS);
+        let failed = judge(Protocol::EtcdPair, &a, &fixture("etcd-benchmark/put-3.6-all-requests-failed.txt"), RunExit::SUCCESS);
         assert!(!failed.validity.valid);
         let good_args = args("put --total=20000");
-        let good = judge(WorkloadKind::Etcd, &good_args, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit::SUCCESS);
+        let good = judge(Protocol::EtcdPair, &good_args, &fixture("etcd-benchmark/put-3.6-default-precision.txt"), RunExit::SUCCESS);
         let timed_out = judge(
-            WorkloadKind::Etcd,
+            Protocol::EtcdPair,
             &good_args,
             &fixture("etcd-benchmark/put-3.6-default-precision.txt"),
             RunExit { code: None, timed_out: true },
@@ -251,12 +251,12 @@ mod tests {
 
     #[test]
     fn gotest_metrics_are_named_by_benchmark_and_unit() {
-        let j = judge(WorkloadKind::GoStd, &[], &fixture("gotest/strconv.txt"), RunExit::SUCCESS);
+        let j = judge(Protocol::TestBinary, &[], &fixture("gotest/strconv.txt"), RunExit::SUCCESS);
         assert!(j.validity.valid, "{:?}", j.validity);
         let (unit, dir, _) = j.values.iter().find(|(k, _)| k.ends_with(" ns/op")).map(|(_, v)| v.clone()).unwrap();
         assert_eq!((unit.as_str(), dir), ("ns/op", Direction::LowerIsBetter));
         assert!(j.values.keys().all(|k| k.starts_with("Benchmark") && !k.contains("-2 ")), "{:?}", j.values.keys());
-        let fail = judge(WorkloadKind::GoStd, &[], &fixture("gotest/strconv-fail.txt"), RunExit::exited(1));
+        let fail = judge(Protocol::TestBinary, &[], &fixture("gotest/strconv-fail.txt"), RunExit::exited(1));
         assert!(!fail.validity.valid);
     }
 

@@ -160,6 +160,10 @@ pub struct WorkloadProvenance {
     pub url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
+    /// go-module: each module as `path@version`, the exact version its ref
+    /// was locked to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modules: Vec<String>,
 }
 
 /// An image by input hash (what it was built from) and podman image ID

@@ -7,13 +7,22 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, DataDir, WorkloadKind};
-use crate::containerfile::gostd_binary;
+use crate::containerfile::test_binary;
 use crate::parse::etcd::Invocation;
 use crate::plan::Cell;
 
 /// Where the benchmark client reaches the etcd server: both share a
 /// loopback-only network namespace.
 pub const ENDPOINT: &str = "127.0.0.1:2379";
+
+/// What a run starts, and so how its output reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// An etcd server and the `benchmark` client (etcd's report format).
+    EtcdPair,
+    /// A Go test binary (Go's benchmark format).
+    TestBinary,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSpec {
@@ -23,7 +32,7 @@ pub struct RunSpec {
     pub image: String,
     /// Arguments of the benchmark client (etcd) or the test binary (go-std).
     pub args: Vec<String>,
-    /// go-std: the package whose test binary runs.
+    /// go-std, go-module: the package whose test binary runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
     /// Extra flags of the etcd server.
@@ -67,14 +76,23 @@ impl RunSpec {
         })
     }
 
+    /// What the run starts. go-module runs a test binary when the benchmark
+    /// names a package, else the etcd roles it built.
+    pub fn protocol(&self) -> Protocol {
+        match (self.kind, &self.package) {
+            (WorkloadKind::Etcd, _) | (WorkloadKind::GoModule, None) => Protocol::EtcdPair,
+            (WorkloadKind::GoStd, _) | (WorkloadKind::GoModule, Some(_)) => Protocol::TestBinary,
+        }
+    }
+
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
     }
 
     /// The benchmark command as it runs in the client container.
     pub fn client_command(&self) -> Vec<String> {
-        match self.kind {
-            WorkloadKind::Etcd => {
+        match self.protocol() {
+            Protocol::EtcdPair => {
                 let mut c = vec!["benchmark".to_string()];
                 if !Invocation::read(&self.args).endpoints {
                     c.push(format!("--endpoints={ENDPOINT}"));
@@ -82,8 +100,8 @@ impl RunSpec {
                 c.extend(self.args.iter().cloned());
                 c
             }
-            WorkloadKind::GoStd => {
-                let mut c = vec![gostd_binary(self.package.as_deref().unwrap_or("std"))];
+            Protocol::TestBinary => {
+                let mut c = vec![test_binary(self.package.as_deref().unwrap_or("std"))];
                 c.extend(self.args.iter().cloned());
                 if self.profile_secs.is_some() {
                     let [(_, cpu), (_, heap)] = GOSTD_PROFILES;

@@ -163,7 +163,9 @@ pub struct Bench {
 /// JSON; exits 1 when the run is invalid or could not take place.
 ///
 /// For etcd the image must have `etcd`, `etcdctl` and `benchmark` on its
-/// PATH; for go-std the package's test binary built by the go-std recipe.
+/// PATH; for go-std the package's test binary built by the go-std recipe;
+/// go-module runs the package's test binary, or without `--package` the etcd
+/// roles its recipe built.
 #[derive(Debug, Args)]
 pub struct Run {
     #[arg(long, value_enum)]
@@ -171,7 +173,7 @@ pub struct Run {
     /// Image reference or ID.
     #[arg(long)]
     pub image: String,
-    /// go-std: the package whose test binary to run.
+    /// go-std, go-module: the package whose test binary to run.
     #[arg(long)]
     pub package: Option<String>,
     /// Extra flag for the etcd server (repeatable).
@@ -202,6 +204,7 @@ pub struct Run {
 pub enum Kind {
     Etcd,
     GoStd,
+    GoModule,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -224,6 +227,7 @@ impl From<Kind> for gobench_core::config::WorkloadKind {
         match k {
             Kind::Etcd => gobench_core::config::WorkloadKind::Etcd,
             Kind::GoStd => gobench_core::config::WorkloadKind::GoStd,
+            Kind::GoModule => gobench_core::config::WorkloadKind::GoModule,
         }
     }
 }

@@ -2,12 +2,13 @@
 //! record what the Containerfiles need to know about it.
 
 use anyhow::{Context, Result};
+use gobench_core::config::Config;
 use gobench_core::goversion;
-use gobench_core::lock::{self, Lock, LockedGo, LockedWorkload, ModFile, LOCK_VERSION};
+use gobench_core::lock::{self, Lock, LockedGo, LockedModule, LockedWorkload, ModFile, LOCK_VERSION};
 use xshell::Shell;
 
 use crate::paths::{write_atomic, Paths};
-use crate::{flags, git};
+use crate::{flags, git, modules};
 
 impl flags::Lock {
     pub fn run(self, sh: &Shell, paths: &Paths) -> Result<()> {
@@ -24,8 +25,13 @@ impl flags::Lock {
             println!("{} is current", paths.lock.display());
             return Ok(());
         }
-        let mut new = Lock { version: LOCK_VERSION, go: Vec::new(), workload: Vec::new() };
+        let mut new = Lock { version: LOCK_VERSION, go: Vec::new(), workload: Vec::new(), go_modules: Vec::new() };
         for w in lock::wanted(&config) {
+            if w.kind == "module" {
+                eprintln!("resolving module {}@{} of workload `{}` through the module proxy", w.url, w.git_ref, w.name);
+                new.go_modules.push(lock_module(&config, w)?);
+                continue;
+            }
             let location = paths.source_location(&w.url);
             eprintln!("resolving {} `{}` ref `{}` from {}", w.kind, w.name, w.git_ref, w.url);
             let mirror = git::update_mirror(sh, &paths.cache, &location)?;
@@ -50,6 +56,9 @@ impl flags::Lock {
         }
         for w in &new.workload {
             println!("{} {:<13} {} ({} go.mod/go.work files)", w.name, w.git_ref, &w.sha[..12], w.modules.len());
+        }
+        for m in &new.go_modules {
+            println!("{} {:<13} {}", m.workload, m.git_ref, m.at());
         }
         println!("wrote {}", paths.lock.display());
         Ok(())
@@ -83,6 +92,46 @@ pub fn lock_workload(sh: &Shell, mirror: &std::path::Path, w: lock::Wanted, sha:
         .map(|p| Ok(ModFile::parse(&p, &git::show(sh, mirror, &sha, &p)?.unwrap_or_default())))
         .collect::<Result<Vec<_>>>()?;
     Ok(LockedWorkload { name: w.name, url: w.url, git_ref: w.git_ref, sha, commit_time, modules })
+}
+
+/// The locked entry of module `w.url` at `w.git_ref` (a version, or a
+/// branch or commit the proxy resolves to a pseudo-version): `go list -m
+/// -json` of the host's Go with the module fetch's Go settings, in an empty
+/// directory with a module cache of its own, so neither a go.mod around nor
+/// the user's cache answers in place of the proxy.
+pub fn lock_module(config: &Config, w: lock::Wanted) -> Result<LockedModule> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Listed {
+        version: String,
+        time: String,
+    }
+    let go = modules::host_go().context("locking a go-module workload needs Go on the host (`go` on PATH or /usr/local/go/bin/go)")?;
+    let scratch = tempfile::tempdir().context("creating a scratch directory for `go list -m`")?;
+    let mut env = modules::go_env(config);
+    let flags = env.iter().position(|(k, _)| k == "GOFLAGS").map(|i| env.remove(i).1).unwrap_or_default();
+    let query = format!("{}@{}", w.url, w.git_ref);
+    let out = std::process::Command::new(go)
+        .args(["list", "-m", "-json", &query])
+        .current_dir(scratch.path())
+        .envs(env.iter().cloned())
+        // The cache's files are written read-only without -modcacherw, and
+        // the scratch directory could not be removed.
+        .env("GOFLAGS", format!("{flags} -modcacherw"))
+        .env("GOMODCACHE", scratch.path().join("modcache"))
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .with_context(|| format!("running `{go} list -m -json {query}`"))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "module {query} of workload `{}` could not be resolved (GOPROXY={}): {}",
+        w.name,
+        modules::proxy_in_use(&env),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let listed: Listed =
+        serde_json::from_slice(&out.stdout).with_context(|| format!("reading the output of `go list -m -json {query}`"))?;
+    Ok(LockedModule { workload: w.name, git_ref: w.git_ref, path: w.url, version: listed.version, time: listed.time })
 }
 
 /// Makes the lock when there is none yet (a fresh clone), so the main job is

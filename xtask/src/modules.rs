@@ -38,17 +38,22 @@ pub fn ensure(sh: &Shell, paths: &Paths, config: &Config, image: &Image, fetch: 
         return Ok(dir);
     }
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-    let source = image.sources.first().context("a module fetch needs the workload's source")?;
-    let mirror = git::ensure_mirror(sh, &paths.cache, &paths.source_location(&source.url), &image.source_shas(source))?;
+    // A go-module workload has no git source: its modules come from the proxy.
+    let mirror = match image.sources.first() {
+        Some(source) => Some(git::ensure_mirror(sh, &paths.cache, &paths.source_location(&source.url), &image.source_shas(source))?),
+        None => None,
+    };
 
     let tmp = tempfile::Builder::new().prefix(&format!(".fetch-{}-", &fetch.key[..12])).tempdir_in(&root)?;
     let env = go_env(config);
-    let proxy = env.iter().find(|(k, _)| k == "GOPROXY").map_or("(Go's default)", |(_, v)| v.as_str()).to_string();
+    let proxy = proxy_in_use(&env);
     eprintln!("{step} fetching the Go modules of {} (module cache {})", image.title, &fetch.key[..12]);
     let started = Instant::now();
     let mut c = podman::command();
     c.args(["run", "--rm", "--network=host", "--tmpfs", "/gobench-tmp:exec"]);
-    c.arg("--volume").arg(format!("{}:{WORKLOAD_MIRROR}:ro", mirror.display()));
+    if let Some(mirror) = &mirror {
+        c.arg("--volume").arg(format!("{}:{WORKLOAD_MIRROR}:ro", mirror.display()));
+    }
     c.arg("--volume").arg(format!("{}:{MODCACHE_MOUNT}", tmp.path().display()));
     let net = NET_ENV.iter().filter_map(|k| Some((k.to_string(), std::env::var(k).ok()?)));
     for (k, v) in env.iter().cloned().chain(net) {
@@ -80,10 +85,15 @@ pub fn ensure(sh: &Shell, paths: &Paths, config: &Config, image: &Image, fetch: 
     Ok(dir)
 }
 
-/// The Go settings of the fetch: `[modules]` overrides, else the
-/// environment, else the host's `go env` (its go.env and config file), else
-/// nothing, and Go's own default applies inside the container.
-fn go_env(config: &Config) -> Vec<(String, String)> {
+/// The GOPROXY of `env`, for messages.
+pub fn proxy_in_use(env: &[(String, String)]) -> String {
+    env.iter().find(|(k, _)| k == "GOPROXY").map_or("(Go's default)", |(_, v)| v.as_str()).to_string()
+}
+
+/// The Go settings of the fetch (and of locking a go-module workload):
+/// `[modules]` overrides, else the environment, else the host's `go env`
+/// (its go.env and config file), else nothing, and Go's own default applies.
+pub fn go_env(config: &Config) -> Vec<(String, String)> {
     let from_config = |k: &str| {
         let m = &config.modules;
         match k {
@@ -105,13 +115,20 @@ fn go_env(config: &Config) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The host's Go command, if it has one.
+pub fn host_go() -> Option<&'static str> {
+    ["go", "/usr/local/go/bin/go"]
+        .into_iter()
+        .find(|go| std::process::Command::new(go).arg("version").output().is_ok_and(|o| o.status.success()))
+}
+
 /// `go env` of the host's Go, one value per name of [`GO_ENV`], or none.
 fn host_go_env() -> Vec<Option<String>> {
-    let go = ["go", "/usr/local/go/bin/go"].into_iter().find_map(|go| {
+    let values = host_go().and_then(|go| {
         let out = std::process::Command::new(go).arg("env").args(GO_ENV).output().ok()?;
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).lines().map(|l| Some(l.to_string())).collect::<Vec<_>>())
     });
-    go.filter(|v| v.len() == GO_ENV.len()).unwrap_or_else(|| vec![None; GO_ENV.len()])
+    values.filter(|v| v.len() == GO_ENV.len()).unwrap_or_else(|| vec![None; GO_ENV.len()])
 }
 
 /// Whether a module cache directory can serve a build.

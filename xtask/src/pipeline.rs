@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gobench_core::analysis::{compare as table, Loaded};
-use gobench_core::config::{Benchmark, Config, DataDir, Workload, WorkloadKind};
+use gobench_core::config::{Benchmark, Config, DataDir, Workload};
 use gobench_core::document::{self, Head, Recorded};
 use gobench_core::lock::{Lock, LockedGo, LockedWorkload, Wanted};
 use gobench_core::plan::{self, Cell, Image};
 use gobench_core::results;
 use gobench_core::schema::{FsyncProbe, Host, ImageRef, Pairing, ResultDoc, Stopped, Toolkit};
-use gobench_core::spec::RunSpec;
+use gobench_core::spec::{Protocol, RunSpec};
 use gobench_core::stats::{self, First, Next};
 use xshell::Shell;
 
@@ -163,7 +163,7 @@ pub fn measure(sh: &Shell, cancel: &Cancel, cells: &mut [CellRuns], order: &[(us
 /// and left out; it does not stop the runs.
 fn probe_disks(cells: &mut [CellRuns]) {
     let mut probes: Vec<(DataDir, Option<FsyncProbe>)> = Vec::new();
-    for cell in cells.iter_mut().filter(|c| c.spec.kind == WorkloadKind::Etcd && c.doc.host.fsync_probe.is_none()) {
+    for cell in cells.iter_mut().filter(|c| c.spec.protocol() == Protocol::EtcdPair && c.doc.host.fsync_probe.is_none()) {
         let data_dir = cell.spec.data_dir;
         if let Some((_, probe)) = probes.iter().find(|(d, _)| *d == data_dir) {
             cell.doc.host.fsync_probe = probe.clone();

@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use gobench_core::config::{DataDir, WorkloadKind};
+use gobench_core::config::DataDir;
 use gobench_core::document::{self, Outcome, Recorded};
 use gobench_core::parse::RunExit;
 use gobench_core::schema::{Monitoring, ServerMetrics};
-use gobench_core::spec::{RunSpec, ENDPOINT, GOSTD_PROFILES};
+use gobench_core::spec::{Protocol, RunSpec, ENDPOINT, GOSTD_PROFILES};
 use gobench_core::{results, servermetrics};
 use xshell::{cmd, Shell};
 
@@ -118,13 +118,13 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
     let mut guard = Containers { names: Vec::new(), volumes: Vec::new() };
     let monitor = monitor::start(sh, MONITOR_INTERVAL, Vec::new())?;
     let started = SystemTime::now();
-    let server = match spec.kind {
-        WorkloadKind::Etcd => {
+    let server = match spec.protocol() {
+        Protocol::EtcdPair => {
             let server = start_server(sh, spec, &mut guard, cancel)?;
             monitor.add_container(sh, "server", &server)?;
             Some(server)
         }
-        WorkloadKind::GoStd => None,
+        Protocol::TestBinary => None,
     };
     let client_network = server.as_ref().map_or("none".to_string(), |s| format!("container:{s}"));
     let client = unique_name("client");

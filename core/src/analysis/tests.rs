@@ -43,6 +43,7 @@ fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metric
                 git_ref: Some("main".to_string()),
                 url: None,
                 sha: None,
+                modules: Vec::new(),
             },
             image: image(&format!("feed{sha}")),
             toolchain_image: image("cafe"),

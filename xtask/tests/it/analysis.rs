@@ -72,6 +72,7 @@ fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&
                 git_ref: Some(wref.to_string()),
                 url: Some("https://github.com/etcd-io/etcd".to_string()),
                 sha: Some(sha(7)),
+                modules: Vec::new(),
             },
             image: image("abcd"),
             toolchain_image: image("beef"),
@@ -724,8 +725,14 @@ fn go_std_doc(g: &Go, started: &str, metrics: &[(&str, &str, &[f64])]) -> Result
     let metrics: Vec<(&str, &str, Direction, &[f64])> = metrics.iter().map(|&(n, u, v)| (n, u, LO, v)).collect();
     let mut d = doc(g, started, "-", "strconv", "bench1", &metrics);
     d.cell = format!("{}/go-std/strconv", g.name);
-    d.provenance.workload =
-        WorkloadProvenance { name: "go-std".to_string(), kind: "go-std".to_string(), git_ref: None, url: None, sha: None };
+    d.provenance.workload = WorkloadProvenance {
+        name: "go-std".to_string(),
+        kind: "go-std".to_string(),
+        git_ref: None,
+        url: None,
+        sha: None,
+        modules: Vec::new(),
+    };
     d
 }
 

@@ -6,6 +6,7 @@ mod bench;
 mod bisect;
 mod build;
 mod etcd_cell;
+mod go_module;
 mod horreum;
 mod pins;
 mod pipeline;

@@ -313,16 +313,45 @@ pub fn fake_go_history(dir: &Path, speeds: &[u32], noise: u32) -> Vec<String> {
         .collect()
 }
 
+/// The head of a pins file: the offline base image and its bootstrap Go.
+pub fn base_pins() -> String {
+    let (image, digest) = base_image();
+    format!(
+        "version = 1\n[base]\nimage = \"{image}\"\ndigest = \"{digest}\"\n[[base.bootstrap]]\nversion = \"1.27.3\"\ngoroot = \"/usr/local/go-bootstrap\"\n"
+    )
+}
+
+/// A make.bash whose `bin/go` is the bootstrap Go (the recipe exports
+/// GOROOT_BOOTSTRAP).
+const BOOTSTRAP_MAKE_BASH: &str = r#"#!/bin/sh
+set -eu
+goroot=$(cd .. && pwd)
+mkdir -p "$goroot/bin"
+printf '#!/bin/sh\nGOROOT=%s exec %s/bin/go "$@"\n' "$GOROOT_BOOTSTRAP" "$GOROOT_BOOTSTRAP" > "$goroot/bin/go"
+chmod +x "$goroot/bin/go"
+"#;
+
+/// A Go repository at release go1.27.3 whose make.bash takes a second: its
+/// `bin/go` runs the base image's bootstrap Go 1.27.3, a real Go for tests
+/// that compile Go code (a go-module build) without a real make.bash.
+pub fn bootstrap_go_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q"], "2026-01-01T00:00:00Z");
+    write(&dir.join("src/make.bash"), BOOTSTRAP_MAKE_BASH);
+    make_executable(&dir.join("src/make.bash"));
+    write(&dir.join("src/internal/goversion/goversion.go"), "package goversion\n\nconst Version = 27\n");
+    write(&dir.join("VERSION"), "go1.27.3\ntime 2026-11-04T18:00:00Z\n");
+    commit_all(dir, "go1.27.3, built by the bootstrap Go", "2026-11-04T18:00:00Z");
+    git(dir, &["tag", "go1.27.3"], "2026-11-04T18:00:00Z");
+}
+
 /// A project whose Go refs come from a fake Go repository, with one go-std
 /// benchmark; `go` lists `(name, ref)` pairs for the matrix. Tests that must
 /// not share images use different `speed`s (different commits, hashes).
 pub fn fake_project(go: &[(&str, &str)], speed: u32, sleep_secs: u32) -> Project {
     let dir = tempfile::tempdir().unwrap();
     fake_go_repo(&dir.path().join("go"), speed, sleep_secs);
-    let (image, digest) = base_image();
-    let mut text = format!(
-        "version = 1\n[base]\nimage = \"{image}\"\ndigest = \"{digest}\"\n[[base.bootstrap]]\nversion = \"1.27.3\"\ngoroot = \"/usr/local/go-bootstrap\"\n"
-    );
+    let mut text = base_pins();
     for (name, r) in go {
         text += &format!("[[go]]\nname = \"{name}\"\nref = \"{r}\"\nurl = \"go\"\n");
     }
