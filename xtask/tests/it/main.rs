@@ -11,6 +11,7 @@ mod pipeline;
 mod reproduce;
 mod serve;
 mod serve_measured;
+mod shard;
 mod signals;
 mod support;
 mod tidy;
