@@ -322,7 +322,14 @@ mod tests {
             image: image(&cell.image, "localhost/gobench/etcd"),
             toolchain_image: image(&cell.toolchain, "localhost/gobench/go"),
             toolkit: Toolkit { commit: "c".repeat(40), dirty: false },
-            host: Host { name: "bench-1".into(), cpu_model: "Some CPU".into(), cores: 2, memory_bytes: 24 << 30, kernel: "6.1.0".into() },
+            host: Host {
+                name: "bench-1".into(),
+                cpu_model: "Some CPU".into(),
+                cores: 2,
+                memory_bytes: 24 << 30,
+                kernel: "6.1.0".into(),
+                entry: None,
+            },
         }
     }
 

@@ -13,6 +13,7 @@ pub mod detect;
 pub mod document;
 pub mod goversion;
 pub mod hash;
+pub mod hosts;
 pub mod job;
 pub mod ledger;
 pub mod lock;

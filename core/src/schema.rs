@@ -190,6 +190,9 @@ pub struct Host {
     pub cores: u32,
     pub memory_bytes: u64,
     pub kernel: String,
+    /// The `[[host]]` entry it ran on, when it ran on a configured host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ pub mod flags;
 pub mod gen;
 pub mod git;
 pub mod host;
+pub mod hosts;
 pub mod lock;
 pub mod merge;
 pub mod modules;

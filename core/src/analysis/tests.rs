@@ -53,7 +53,7 @@ fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metric
             spec: None,
             runs_requested: None,
         },
-        host: Host { name: host.to_string(), cpu_model: String::new(), cores: 1, memory_bytes: 0, kernel: String::new() },
+        host: Host { name: host.to_string(), cpu_model: String::new(), cores: 1, memory_bytes: 0, kernel: String::new(), entry: None },
         runs: vec![Run {
             index: 0,
             started: started.to_string(),

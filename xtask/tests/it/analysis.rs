@@ -88,6 +88,7 @@ fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&
             cores: 2,
             memory_bytes: 1 << 33,
             kernel: "6.1.0".to_string(),
+            entry: None,
         },
         runs: Vec::new(),
         reproduces: None,

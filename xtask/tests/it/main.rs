@@ -6,6 +6,7 @@ mod bench;
 mod build;
 mod etcd_cell;
 mod horreum;
+mod hosts;
 mod pins;
 mod pipeline;
 mod reproduce;
