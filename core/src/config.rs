@@ -42,6 +42,9 @@ pub struct Config {
     #[serde(default)]
     pub detect: Detect,
     pub serve: Option<Serve>,
+    /// Benchmark hosts; none: the local podman only.
+    #[serde(default)]
+    pub host: Vec<crate::hosts::HostEntry>,
 }
 
 /// The image every toolchain image starts `FROM`, and the bootstrap Go
@@ -488,6 +491,7 @@ fn validate(c: &Config) -> Result<(), Invalid> {
     if let Some(serve) = &c.serve {
         validate_serve(serve, &bench_names)?;
     }
+    validate_hosts(&c.host)?;
     for value in [&c.modules.goproxy, &c.modules.goflags, &c.modules.gonosumdb].into_iter().flatten() {
         check(value, refname::check_env_value)?;
     }
@@ -574,6 +578,28 @@ fn validate_serve(s: &Serve, bench_names: &BTreeSet<&str>) -> Result<(), Invalid
     Ok(())
 }
 
+fn validate_hosts(hosts: &[crate::hosts::HostEntry]) -> Result<(), Invalid> {
+    let mut names = BTreeSet::new();
+    let mut connections = BTreeSet::new();
+    for h in hosts {
+        check_name(&h.name)?;
+        if !names.insert(h.name.get_ref().as_str()) {
+            return Err(dup("host", &h.name));
+        }
+        let at = h.connection.as_ref().map_or(h.name.span(), Spanned::span);
+        let text = h.connection.as_ref().map_or("local", |c| c.get_ref().as_str());
+        crate::hosts::Connection::parse(text).map_err(|m| (at.clone(), m))?;
+        // Two entries for one podman would run two benchmarks on one machine at once.
+        if !connections.insert(text) {
+            return Err((at, format!("host `{}` has the connection {text:?} of another host", h.name.get_ref())));
+        }
+        for key in h.labels.keys() {
+            refname::check_name(key).map_err(|m| (h.name.span(), format!("label of host `{}`: {m}", h.name.get_ref())))?;
+        }
+    }
+    Ok(())
+}
+
 fn validate_base(base: &Base) -> Result<(), Invalid> {
     check(&base.image, refname::check_image)?;
     let d = base.digest.get_ref();
@@ -631,6 +657,31 @@ pub(crate) mod tests {
     use super::*;
 
     const SHIPPED: &str = include_str!("../../toolchains.toml");
+
+    #[test]
+    fn host_entries_and_their_errors_point_at_the_line() {
+        let with = |hosts: &str| parse("toolchains.toml", &format!("{SHIPPED}\n{hosts}"));
+        let c =
+            with("[[host]]\nname = \"here\"\n[[host]]\nname = \"b2\"\nconnection = \"unix:///run/b2.sock\"\nlabels = { cpu = \"EPYC\" }\n")
+                .unwrap();
+        assert_eq!(c.host.len(), 2);
+        assert_eq!(c.host[0].connection(), crate::hosts::Connection::Local);
+        assert_eq!(c.host[1].connection().podman_args(), ["--url", "unix:///run/b2.sock"]);
+        assert_eq!(c.host[1].labels["cpu"], "EPYC");
+        let lines = SHIPPED.lines().count();
+        let table = [
+            ("[[host]]\nname = \"a\"\nconnection = \"tcp://x:1\"\n", 3, "only `local`"),
+            ("[[host]]\nname = \"a\"\n[[host]]\nname = \"a\"\n", 4, "duplicate host name `a`"),
+            ("[[host]]\nname = \"a\"\n[[host]]\nname = \"b\"\nconnection = \"local\"\n", 5, "the connection \"local\" of another host"),
+            ("[[host]]\nname = \"a\"\nlabel = {}\n", 3, "unknown field `label`"),
+            ("[[host]]\nname = \"a b\"\n", 2, "name \"a b\""),
+        ];
+        for (text, line, want) in table {
+            let e = with(text).unwrap_err();
+            assert!(e.message.contains(want), "{text}: {e}");
+            assert_eq!(e.line, lines + 1 + line, "{text}: {e}");
+        }
+    }
 
     #[test]
     fn serve_table_defaults_and_errors() {

@@ -300,6 +300,19 @@ pub fn workload_image(
     })
 }
 
+/// The comparison groups of `cells`: cells that differ only in the Go ref,
+/// which are compared with each other (run as interleaved pairs), so they run
+/// together, on one host. Each group lists indices into `cells`, in their
+/// order; groups come in the matrix's benchmark order, then by workload ref.
+pub fn comparison_groups(config: &Config, cells: &[&Cell]) -> Vec<Vec<usize>> {
+    let position = |name: &str| config.matrix.benchmarks.iter().position(|b| b.get_ref() == name);
+    let mut groups: BTreeMap<(Option<usize>, &str, Option<&str>), Vec<usize>> = BTreeMap::new();
+    for (i, c) in cells.iter().enumerate() {
+        groups.entry((position(&c.benchmark), c.benchmark.as_str(), c.workload_ref.as_deref())).or_default().push(i);
+    }
+    groups.into_values().collect()
+}
+
 /// Which cells of the matrix a command works on. Empty lists select all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selector {
@@ -349,7 +362,7 @@ impl Plan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::lock::{LockedModule, LOCK_VERSION};
 
@@ -439,5 +452,40 @@ mod tests {
         let spec = crate::spec::RunSpec::for_cell(&config, &cell("etcd-mod", "put-mod"), "img").unwrap();
         assert_eq!(spec.protocol(), crate::spec::Protocol::EtcdPair);
         assert_eq!(spec.client_command()[..2], ["benchmark", "--endpoints=127.0.0.1:2379"]);
+    }
+
+    /// The shipped pins pointed at local repositories, as the golden lock
+    /// was made, and their plan.
+    pub(crate) fn shipped() -> (Config, Plan) {
+        let read = |path: &str| std::fs::read_to_string(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let text = read("toolchains.toml")
+            .replace("url = \"https://github.com/etcd-io/etcd\"", "url = \"etcd\"")
+            .replace("ref = \"master\"\n", "ref = \"master\"\nurl = \"go\"\n")
+            .replace("ref = \"go1.27.3\"\n", "ref = \"go1.27.3\"\nurl = \"go\"\n");
+        let config = crate::config::parse("toolchains.toml", &text).unwrap();
+        let lock = Lock::parse(&read("tests/golden/shipped/toolchains.lock")).unwrap();
+        let plan = plan(&config, &lock).unwrap();
+        (config, plan)
+    }
+
+    #[test]
+    fn comparison_groups_hold_cells_that_differ_only_in_the_go_ref() {
+        let (config, plan) = shipped();
+        let cells: Vec<&Cell> = plan.cells.iter().collect();
+        let groups: Vec<Vec<String>> =
+            comparison_groups(&config, &cells).into_iter().map(|g| g.into_iter().map(|i| cells[i].id()).collect()).collect();
+        assert_eq!(
+            groups,
+            [
+                ["master/etcd@main/put", "go1.27/etcd@main/put"],
+                ["master/etcd@release-3.6/put", "go1.27/etcd@release-3.6/put"],
+                ["master/etcd@main/stm", "go1.27/etcd@main/stm"],
+                ["master/etcd@release-3.6/stm", "go1.27/etcd@release-3.6/stm"],
+            ]
+        );
+        // A subset groups the same way; indices are into the subset.
+        let some: Vec<&Cell> = cells.iter().copied().filter(|c| c.benchmark == "stm").rev().collect();
+        let groups = comparison_groups(&config, &some);
+        assert_eq!(groups, [vec![0, 2], vec![1, 3]], "{:?}", some.iter().map(|c| c.id()).collect::<Vec<_>>());
     }
 }

@@ -194,6 +194,9 @@ pub struct Host {
     pub cores: u32,
     pub memory_bytes: u64,
     pub kernel: String,
+    /// The `[[host]]` entry it ran on, when it ran on a configured host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
     /// A short fsync-latency probe where etcd's data directory lives, taken
     /// under the host lock before the runs of an etcd cell.
     #[serde(default, skip_serializing_if = "Option::is_none")]

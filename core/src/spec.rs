@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn a_profiled_go_std_run_writes_its_profiles() {
         let gostd = RunSpec { kind: WorkloadKind::GoStd, package: Some("sort".into()), ..spec(&["-test.bench=."]) };
-        let bin = gostd_binary("sort");
+        let bin = test_binary("sort");
         assert_eq!(gostd.client_command(), [bin.as_str(), "-test.bench=."]);
         assert_eq!(
             RunSpec { profile_secs: Some(10), ..gostd }.client_command(),

@@ -13,6 +13,7 @@ use gobench_core::lock::Lock;
 use gobench_core::plan::{self, Cell, Plan};
 use gobench_core::results;
 use gobench_core::schema::ImageRef;
+use gobench_core::shard;
 use gobench_core::spec::RunSpec;
 use gobench_core::stats;
 use xshell::{cmd, Shell};
@@ -29,13 +30,20 @@ impl flags::Bench {
         crate::lock::ensure(&podman::shell()?, paths)?;
         let (config, lock) = paths.load_pinned()?;
         let plan = plan::plan(&config, &lock).map_err(anyhow::Error::msg)?;
-        let cells = self.select.cells(&plan)?;
+        let mut cells = self.select.cells(&plan)?;
+        if let Some(arg) = self.shard {
+            cells = shard::shard_cells(&config, &cells, arg);
+            if cells.is_empty() {
+                println!("shard {}/{} has no comparison group: nothing to run", arg.index, arg.count);
+                return Ok(());
+            }
+        }
         let built = build::build_images(paths, &config, &plan, &cells, &cancel)?;
         cancel.check()?;
         let options = Options {
             runs: self.runs,
             commit: !self.no_commit,
-            upload: !self.no_commit && !self.no_upload,
+            upload: !self.no_commit && !self.no_upload && self.shard.is_none(),
             until_decided: self.until_decided.then_some((self.same_within, self.max_runs)),
             pair_seed: self.pair_seed,
             profile_secs: self.profile,
@@ -99,23 +107,14 @@ pub fn bench(
     // Cells that differ only in their Go ref run next to each other, as pairs
     // per repetition, so drift hits both alike; which one goes first is
     // balanced and shuffled from a recorded seed.
-    let bench_pos = |name: &str| config.matrix.benchmarks.iter().position(|b| b.get_ref() == name);
-    let key = |c: &Cell| (bench_pos(&c.benchmark), c.benchmark.clone(), c.workload_ref.clone());
-    states.sort_by_key(|(c, _)| key(c));
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, (c, _)) in states.iter().enumerate() {
-        match groups.last_mut() {
-            Some(g) if key(states[g[0]].0) == key(c) => g.push(i),
-            _ => groups.push(vec![i]),
-        }
-    }
+    let cells_of: Vec<&Cell> = states.iter().map(|(c, _)| *c).collect();
+    let groups = plan::comparison_groups(config, &cells_of);
     let first = match options.until_decided {
         Some((_, cap)) => vec![(stats::FIRST_ROUND as u32).min(cap); groups.len()],
         None => groups.iter().map(|g| g.iter().map(|&i| runs_of(states[i].0)).max().unwrap_or(0)).collect(),
     };
     let seed = options.pair_seed.unwrap_or_else(clock_seed);
     let rounds = pipeline::Rounds { first, until_decided: options.until_decided, decide_on: None, seed };
-    let cells_of: Vec<&Cell> = states.iter().map(|(c, _)| *c).collect();
     let mut states: Vec<CellRuns> = states.into_iter().map(|(_, s)| s).collect();
     pipeline::measure_pairs(&sh, cancel, &mut states, &groups, &rounds)?;
 

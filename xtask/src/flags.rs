@@ -32,6 +32,8 @@ pub enum Cmd {
     Gen(Gen),
     Build(Build),
     Bench(Bench),
+    Plan(Plan),
+    Results(Results),
     Run(Run),
     Doctor(Doctor),
     Demo(Demo),
@@ -157,6 +159,62 @@ pub struct Bench {
     /// compares them.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "10")]
     pub profile: Option<u64>,
+    /// Run only shard I of N of the selected cells (`plan --shards N` shows
+    /// them): whole comparison groups, split by their configured runs. A
+    /// shard never uploads (its ledger would only know its own uploads):
+    /// `results merge` the shards, then `upload --all-pending`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<gobench_core::shard::ShardArg>,
+}
+
+/// Print the comparison groups of the selected cells (default: the whole
+/// matrix) split into balanced shards, one per CI runner.
+///
+/// A comparison group holds the cells that differ only in the Go ref, which
+/// are compared pair by pair and so always run together on one host. A
+/// group's cost is its cells' configured runs; the costliest groups are
+/// placed first, each on the shard with the least cost so far. Every runner
+/// computes the same split: `bench --shard I/N` runs shard I.
+#[derive(Debug, Args)]
+pub struct Plan {
+    #[command(flatten)]
+    pub select: Select,
+    /// Number of shards.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: u32,
+    /// Print the shards as JSON (`urn:gobench:shards:1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Work on result trees.
+#[derive(Debug, Args)]
+pub struct Results {
+    #[command(subcommand)]
+    pub cmd: ResultsCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResultsCmd {
+    /// Combine the result trees of shards into this project's `results/`
+    /// and `containerfiles/`, in one git commit.
+    ///
+    /// Each DIR is a shard's project directory (or an artifact holding its
+    /// `results/` and `containerfiles/`). Files already here with the same
+    /// content are skipped; the upload ledger (`results/uploads.json`) is
+    /// never copied or changed, so `upload --all-pending` afterwards posts
+    /// each result exactly once. A file that exists with different content
+    /// is a conflict: every conflict is listed and nothing is changed.
+    Merge(Merge),
+}
+
+#[derive(Debug, Args)]
+pub struct Merge {
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Copy the files but do not commit them.
+    #[arg(long)]
+    pub no_commit: bool,
 }
 
 /// Run a benchmark once in an existing image and print the judged run as

@@ -17,11 +17,7 @@ fn read(path: &str) -> Result<String> {
 }
 
 pub fn describe() -> Result<Host> {
-    let cpuinfo = read("/proc/cpuinfo")?;
-    let cpu_model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, v)| v.trim().to_string()))
-        .unwrap_or_else(|| "unknown".to_string());
+    let cpu_model = cpu_model(&read("/proc/cpuinfo")?);
     let meminfo = read("/proc/meminfo")?;
     let memory_kib: u64 = meminfo
         .lines()
@@ -34,7 +30,16 @@ pub fn describe() -> Result<Host> {
         memory_bytes: memory_kib * 1024,
         kernel: read("/proc/sys/kernel/osrelease")?.trim().to_string(),
         fsync_probe: None,
+        entry: None,
     })
+}
+
+/// The `model name` of a `/proc/cpuinfo`.
+pub fn cpu_model(cpuinfo: &str) -> String {
+    cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, v)| v.trim().to_string()))
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// The toolkit checkout's commit, and whether tracked files differ from it.

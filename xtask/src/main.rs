@@ -36,6 +36,8 @@ fn run(flags: flags::Xtask) -> anyhow::Result<u8> {
         flags::Cmd::Gen(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Build(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Bench(cmd) => done(cmd.run(&paths)),
+        flags::Cmd::Plan(cmd) => done(cmd.run(&paths)),
+        flags::Cmd::Results(cmd) => done(cmd.run(&sh, &paths)),
         flags::Cmd::Run(cmd) => bad(cmd.run()),
         flags::Cmd::Doctor(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Demo(cmd) => done(cmd.run(&paths)),

@@ -120,14 +120,20 @@ pub fn bisect_dir(results: &Path) -> PathBuf {
 /// Every `.json` file below `dir`, sorted; none when `dir` does not exist.
 /// The walker every reader of `results/` shares.
 pub fn json_files_under(dir: &Path) -> Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    files_under(dir, |path| path.extension().is_some_and(|e| e == "json"))
+}
+
+/// Every regular file below `dir` that `keep` accepts, sorted; none when
+/// `dir` does not exist.
+pub fn files_under(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) -> Result<()> {
         for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
             let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
             let path = entry.path();
             let kind = entry.file_type().with_context(|| format!("reading the type of {}", path.display()))?;
             if kind.is_dir() {
-                walk(&path, out)?;
-            } else if kind.is_file() && path.extension().is_some_and(|e| e == "json") {
+                walk(&path, keep, out)?;
+            } else if kind.is_file() && keep(&path) {
                 out.push(path);
             }
         }
@@ -135,7 +141,7 @@ pub fn json_files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     let mut out = Vec::new();
     if dir.is_dir() {
-        walk(dir, &mut out)?;
+        walk(dir, &keep, &mut out)?;
     }
     out.sort();
     Ok(out)

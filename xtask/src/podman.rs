@@ -38,7 +38,13 @@ pub fn command() -> Command {
 }
 
 pub fn image_exists(sh: &Shell, reference: &str) -> Result<bool> {
-    let out = cmd!(sh, "podman image exists {reference}")
+    image_exists_at(sh, &[], reference)
+}
+
+/// `image exists` on the podman that `connection` (podman's global flags,
+/// `--url` or `--connection`; none for the local one) addresses.
+pub fn image_exists_at(sh: &Shell, connection: &[String], reference: &str) -> Result<bool> {
+    let out = cmd!(sh, "podman {connection...} image exists {reference}")
         .quiet()
         .ignore_status()
         .output()
@@ -48,7 +54,15 @@ pub fn image_exists(sh: &Shell, reference: &str) -> Result<bool> {
 
 /// `podman image inspect --format FORMAT reference`.
 pub fn inspect(sh: &Shell, reference: &str, format: &str) -> Result<String> {
-    cmd!(sh, "podman image inspect --format {format} {reference}").quiet().read().with_context(|| format!("inspecting image {reference}"))
+    inspect_at(sh, &[], reference, format)
+}
+
+/// `podman image inspect` on the podman that `connection` addresses.
+pub fn inspect_at(sh: &Shell, connection: &[String], reference: &str, format: &str) -> Result<String> {
+    cmd!(sh, "podman {connection...} image inspect --format {format} {reference}")
+        .quiet()
+        .read()
+        .with_context(|| format!("inspecting image {reference} (podman {})", connection.join(" ")))
 }
 
 /// The diff IDs of an image's layers, bottom first.

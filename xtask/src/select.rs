@@ -19,4 +19,12 @@ impl Select {
         anyhow::ensure!(!cells.is_empty(), "the selection matches no cell of the matrix");
         Ok(cells)
     }
+
+    /// The selected cells, the whole matrix when nothing is named: for
+    /// commands that only look, such as `plan`.
+    pub fn cells_or_all<'p>(&self, plan: &'p Plan) -> Result<Vec<&'p Cell>> {
+        let Select { go, benchmark, workload_ref, cell, .. } = self;
+        let none = go.is_empty() && benchmark.is_empty() && workload_ref.is_empty() && cell.is_empty();
+        Select { matrix: self.matrix || none, ..self.clone() }.cells(plan)
+    }
 }

@@ -61,6 +61,7 @@ fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metric
             memory_bytes: 0,
             kernel: String::new(),
             fsync_probe: None,
+            entry: None,
         },
         runs: vec![Run {
             index: 0,

@@ -90,6 +90,7 @@ fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&
             memory_bytes: 1 << 33,
             kernel: "6.1.0".to_string(),
             fsync_probe: None,
+            entry: None,
         },
         runs: Vec::new(),
         reproduces: None,
