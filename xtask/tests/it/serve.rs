@@ -356,7 +356,7 @@ fn serve_queues_signed_deliveries_measures_against_master_and_reports_back() {
     let comments: Vec<&Call> = calls.iter().filter(|c| c.path == "/repos/etcd-io/etcd/issues/42/comments").collect();
     assert_eq!(comments.len(), 2, "{calls:#?}");
     let body = comments[0].body["body"].as_str().unwrap();
-    assert!(body.contains("| cell | metric | baseline | candidate | delta | p | verdict |"), "{body}");
+    assert!(body.contains("| cell | metric | baseline | candidate | delta | p | paired ratio | verdict |"), "{body}");
     assert!(body.contains("| go-std/put | sec/op |"), "{body}");
     assert!(body.contains("| regression |") && body.contains("\\<script\\>"), "{body}");
     assert!(s.log().contains("retrying in"), "the failed calls were retried:\n{}", s.log());
