@@ -132,6 +132,9 @@ fn demo_builds_real_toolchains_and_commits_interleaved_results() {
         assert!(recipe.contains("GOPROXY=\\\"file:///gomodcache/cache/download\\\""), "{recipe}");
         assert!(!recipe.contains("https://"), "an address in a recipe: {recipe}");
     }
+    for doc in &etcd {
+        etcd_server_facts(doc);
+    }
     let versions: Vec<&str> = etcd.iter().map(|d| d.commithash.as_str()).collect();
     assert!(versions.contains(&"go version go1.27.0 linux/amd64") && versions.contains(&"go version go1.27.3 linux/amd64"), "{versions:?}");
 
@@ -251,4 +254,22 @@ fn reproduce_a_real_cell(dir: &std::path::Path, docs: &[ResultDoc]) {
         assert!(text.contains(line), "{line}:\n{text}");
     }
     assert_eq!(doc.runs.len(), original.runs.len(), "the recorded run count");
+}
+
+/// etcd's own view of each run and the disk it wrote to: the server's
+/// `/metrics` after every run, and the fsync probe in the host facts.
+fn etcd_server_facts(doc: &ResultDoc) {
+    let probe = doc.host.fsync_probe.as_ref().unwrap_or_else(|| panic!("{}: no fsync probe in the host facts", doc.cell));
+    assert!(probe.blocks > 0 && probe.p50 > 0.0 && probe.p50 <= probe.p99 && probe.p99 <= probe.max, "{}: {probe:?}", doc.cell);
+    assert_eq!(probe.meets_etcd_guide, probe.p99 < 0.010, "{}: {probe:?}", doc.cell);
+    for run in &doc.runs {
+        let m = run.server_metrics.as_ref().unwrap_or_else(|| panic!("{} run {}: no server metrics", doc.cell, run.index));
+        assert_eq!(m.error, None, "{} run {}", doc.cell, run.index);
+        for name in ["etcd_disk_wal_fsync_duration_seconds", "etcd_disk_backend_commit_duration_seconds"] {
+            let h = m.histograms.get(name).unwrap_or_else(|| panic!("{} run {}: no {name}", doc.cell, run.index));
+            assert!(h.count > 0 && h.p99.is_some_and(|p| p > 0.0), "{} run {}: {name} {h:?}", doc.cell, run.index);
+        }
+        assert!(m.summaries.contains_key("go_gc_duration_seconds"), "{} run {}", doc.cell, run.index);
+        assert!(m.values.get("process_resident_memory_bytes").is_some_and(|&v| v > 1e6), "{} run {}", doc.cell, run.index);
+    }
 }
