@@ -291,13 +291,7 @@ mod tests {
     /// The shipped pins pointed at local repositories, as the golden lock
     /// was made: the put cell on Go master.
     fn put_cell() -> (Config, Lock, Cell) {
-        let text = read("toolchains.toml")
-            .replace("url = \"https://github.com/etcd-io/etcd\"", "url = \"etcd\"")
-            .replace("ref = \"master\"\n", "ref = \"master\"\nurl = \"go\"\n")
-            .replace("ref = \"go1.27.3\"\n", "ref = \"go1.27.3\"\nurl = \"go\"\n");
-        let config = crate::config::parse("toolchains.toml", &text).unwrap();
-        let lock = Lock::parse(&read("tests/golden/shipped/toolchains.lock")).unwrap();
-        let plan = crate::plan::plan(&config, &lock).unwrap();
+        let (config, lock, plan) = crate::plan::tests::shipped();
         let cell = plan.cells.iter().find(|c| c.id() == "master/etcd@release-3.6/put").unwrap().clone();
         (config, lock, cell)
     }

@@ -455,8 +455,8 @@ pub(crate) mod tests {
     }
 
     /// The shipped pins pointed at local repositories, as the golden lock
-    /// was made, and their plan.
-    pub(crate) fn shipped() -> (Config, Plan) {
+    /// was made, their lock and their plan.
+    pub(crate) fn shipped() -> (Config, Lock, Plan) {
         let read = |path: &str| std::fs::read_to_string(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         let text = read("toolchains.toml")
             .replace("url = \"https://github.com/etcd-io/etcd\"", "url = \"etcd\"")
@@ -465,12 +465,12 @@ pub(crate) mod tests {
         let config = crate::config::parse("toolchains.toml", &text).unwrap();
         let lock = Lock::parse(&read("tests/golden/shipped/toolchains.lock")).unwrap();
         let plan = plan(&config, &lock).unwrap();
-        (config, plan)
+        (config, lock, plan)
     }
 
     #[test]
     fn comparison_groups_hold_cells_that_differ_only_in_the_go_ref() {
-        let (config, plan) = shipped();
+        let (config, _, plan) = shipped();
         let cells: Vec<&Cell> = plan.cells.iter().collect();
         let groups: Vec<Vec<String>> =
             comparison_groups(&config, &cells).into_iter().map(|g| g.into_iter().map(|i| cells[i].id()).collect()).collect();

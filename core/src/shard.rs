@@ -154,7 +154,7 @@ mod tests {
     /// four groups of a Go pair, 10 runs each.
     #[test]
     fn shipped_matrix_in_shards_keeps_each_go_pair_together() {
-        let (config, plan) = crate::plan::tests::shipped();
+        let (config, _, plan) = crate::plan::tests::shipped();
         let cells: Vec<&Cell> = plan.cells.iter().collect();
         let two = shards(&config, &cells, 2);
         assert_eq!(two.schema, SCHEMA);

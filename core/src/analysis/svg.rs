@@ -61,6 +61,26 @@ fn y_range(points: &[Point]) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// The opening of a plot of size `w` x `h`: the svg element (its label
+/// `aria`), the plot area `(left, top, width, height)`, the y grid with its
+/// ticks over `lo..hi`, and the y axis label. The caller draws the rest and
+/// closes the element.
+pub fn frame((w, h): (f64, f64), (left, top, pw, ph): (f64, f64, f64, f64), (lo, hi): (f64, f64), aria: &str, ylabel: &str) -> String {
+    let y = |v: f64| top + ph - (v - lo) / (hi - lo) * ph;
+    let mut o = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">\n",
+        esc(aria)
+    );
+    o += &format!("<rect class=\"area\" x=\"{left}\" y=\"{top}\" width=\"{pw}\" height=\"{ph}\"/>\n");
+    for t in ticks(lo, hi, 6) {
+        let ty = y(t);
+        o += &format!("<line class=\"grid\" x1=\"{left}\" x2=\"{:.1}\" y1=\"{ty:.1}\" y2=\"{ty:.1}\"/>", left + pw);
+        o += &format!("<text class=\"ytick\" x=\"{:.1}\" y=\"{:.1}\">{}</text>\n", left - 6.0, ty + 4.0, esc(&fmt_si(t)));
+    }
+    o += &format!("<text class=\"ylabel\" transform=\"translate(16 {:.1}) rotate(-90)\">{}</text>\n", top + ph / 2.0, esc(ylabel));
+    o
+}
+
 /// The plot of one series. `href` gives each point's link; `tooltip` its
 /// hover text. Changes are drawn red: a dashed line between the last point
 /// before and the blamed point, and the blamed point itself.
@@ -73,17 +93,7 @@ pub fn plot(s: &Series, changes: &[Change], href: &dyn Fn(&Point) -> String, too
     let x = |i: usize| left + (i as f64 + 0.5) * pw / n as f64;
     let (lo, hi) = y_range(&s.points);
     let y = |v: f64| top + ph - (v - lo) / (hi - lo) * ph;
-    let mut o = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{}\">\n",
-        esc(&format!("{} over Go commits", s.key))
-    );
-    o += &format!("<rect class=\"area\" x=\"{left}\" y=\"{top}\" width=\"{pw}\" height=\"{ph}\"/>\n");
-    for t in ticks(lo, hi, 6) {
-        let ty = y(t);
-        o += &format!("<line class=\"grid\" x1=\"{left}\" x2=\"{:.1}\" y1=\"{ty:.1}\" y2=\"{ty:.1}\"/>", left + pw);
-        o += &format!("<text class=\"ytick\" x=\"{:.1}\" y=\"{:.1}\">{}</text>\n", left - 6.0, ty + 4.0, esc(&fmt_si(t)));
-    }
-    o += &format!("<text class=\"ylabel\" transform=\"translate(16 {:.1}) rotate(-90)\">{}</text>\n", top + ph / 2.0, esc(&s.unit));
+    let mut o = frame((W, H), (left, top, pw, ph), (lo, hi), &format!("{} over Go commits", s.key), &s.unit);
     // X labels: at most about 25, always the last one.
     let every = n.div_ceil(25);
     for (i, p) in s.points.iter().enumerate() {

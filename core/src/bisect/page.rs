@@ -7,7 +7,7 @@ use super::log::BisectLog;
 use super::search::{Step, Verdict};
 use crate::analysis::fmt_si;
 use crate::analysis::report::page;
-use crate::analysis::svg::{esc, ticks};
+use crate::analysis::svg::{esc, frame};
 
 /// Styles the report's CSS does not have: single samples and the ends' lines.
 const CSS: &str = "<style>svg.plot .sample { fill: #9cb8d9; opacity: .8; } svg.plot .point.unknown { fill: #8c959f; } svg.plot .skip { stroke: #8c959f; stroke-width: 2; } svg.plot line.end { stroke-width: 1.5; stroke-dasharray: 4 4; } svg.plot line.end.improvement { stroke: #1a7f37; } svg.plot line.end.regression { stroke: #cf222e; } svg.plot .steplabel { font-size: 10px; text-anchor: middle; }</style>\n";
@@ -105,17 +105,7 @@ fn plot(log: &BisectLog, ev: &[Evidence]) -> String {
         (true, true) => (lo - (hi - lo) * 0.08, hi + (hi - lo) * 0.08),
     };
     let y = |v: f64| top + ph - (v - lo) / (hi - lo) * ph;
-    let mut o = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{}\">\n",
-        esc(&format!("{} of the measured commits", log.metric))
-    );
-    o += &format!("<rect class=\"area\" x=\"{left}\" y=\"{top}\" width=\"{pw}\" height=\"{ph}\"/>\n");
-    for t in ticks(lo, hi, 6) {
-        let ty = y(t);
-        o += &format!("<line class=\"grid\" x1=\"{left}\" x2=\"{:.1}\" y1=\"{ty:.1}\" y2=\"{ty:.1}\"/>", left + pw);
-        o += &format!("<text class=\"ytick\" x=\"{:.1}\" y=\"{:.1}\">{}</text>\n", left - 6.0, ty + 4.0, esc(&fmt_si(t)));
-    }
-    o += &format!("<text class=\"ylabel\" transform=\"translate(16 {:.1}) rotate(-90)\">{}</text>\n", top + ph / 2.0, esc(&log.metric));
+    let mut o = frame((W, H), (left, top, pw, ph), (lo, hi), &format!("{} of the measured commits", log.metric), &log.metric);
     o += &format!("<text class=\"xlabel\" x=\"{:.1}\" y=\"{:.1}\">first-parent commit, good end left</text>\n", left + pw / 2.0, H - 4.0);
     let (good, bad) = log.ends();
     for (samples, class, name) in [(&good, "improvement", "good"), (&bad, "regression", "bad")] {
