@@ -181,6 +181,10 @@ pub struct Benchmark {
     /// A run that takes longer is killed and recorded as invalid.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    /// Labels a host must have (all of them, equal) to run this benchmark,
+    /// e.g. `{ cpu = "EPYC 7763" }`: results of unlike machines are not compared.
+    #[serde(default)]
+    pub requires: BTreeMap<String, String>,
 }
 
 fn default_timeout_secs() -> u64 {
@@ -492,6 +496,19 @@ fn validate(c: &Config) -> Result<(), Invalid> {
         validate_serve(serve, &bench_names)?;
     }
     validate_hosts(&c.host)?;
+    for b in &c.benchmark {
+        if !b.requires.is_empty() && !crate::hosts::pool(&c.host).iter().any(|h| h.satisfies(&b.requires)) {
+            let wanted: Vec<String> = b.requires.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+            return Err((
+                b.name.span(),
+                format!(
+                    "benchmark `{}` requires {{ {} }}, which no [[host]] has; add those labels to a host or drop `requires`",
+                    b.name.get_ref(),
+                    wanted.join(", ")
+                ),
+            ));
+        }
+    }
     for value in [&c.modules.goproxy, &c.modules.goflags, &c.modules.gonosumdb].into_iter().flatten() {
         check(value, refname::check_env_value)?;
     }
@@ -680,6 +697,21 @@ pub(crate) mod tests {
             let e = with(text).unwrap_err();
             assert!(e.message.contains(want), "{text}: {e}");
             assert_eq!(e.line, lines + 1 + line, "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_benchmarks_required_labels_must_be_on_some_host() {
+        let bench = "[[benchmark]]\nname = \"pinned\"\nworkload = \"go-std\"\npackage = \"strconv\"\nargs = []\nruns = 1\nrequires = { cpu = \"EPYC\" }\n";
+        let lines = SHIPPED.lines().count();
+        let with = |hosts: &str| parse("toolchains.toml", &format!("{SHIPPED}\n{bench}{hosts}"));
+        let c =
+            with("[[host]]\nname = \"a\"\n[[host]]\nname = \"b\"\nconnection = \"unix:///b.sock\"\nlabels = { cpu = \"EPYC\" }\n").unwrap();
+        assert_eq!(c.benchmark("pinned").unwrap().requires["cpu"], "EPYC");
+        for hosts in ["", "[[host]]\nname = \"a\"\nlabels = { cpu = \"Xeon\" }\n"] {
+            let e = with(hosts).unwrap_err();
+            assert!(e.message.contains("benchmark `pinned` requires { cpu = \"EPYC\" }, which no [[host]] has"), "{e}");
+            assert_eq!(e.line, lines + 3, "{e}");
         }
     }
 

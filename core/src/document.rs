@@ -161,6 +161,7 @@ pub fn start_with(config: &Config, go: &LockedGo, locked_workload: Option<&Locke
         runs: Vec::new(),
         reproduces: None,
         pairing: None,
+        abandoned: None,
     })
 }
 
@@ -186,6 +187,7 @@ pub fn restart(old: &ResultDoc, image: ImageRef, toolchain_image: ImageRef, tool
         runs: Vec::new(),
         reproduces: None,
         pairing: None,
+        abandoned: None,
         ..old.clone()
     }
 }
@@ -231,6 +233,7 @@ pub fn scratch(label: &str, spec: RunSpec, host: Host) -> ResultDoc {
         runs: Vec::new(),
         reproduces: None,
         pairing: None,
+        abandoned: None,
     }
 }
 
@@ -276,6 +279,7 @@ mod tests {
                 ..Sample::default()
             }],
             peak_memory_bytes: BTreeMap::from([("server".to_string(), 64 << 20)]),
+            unavailable: None,
         };
         Outcome::Ran {
             started: format!("2026-12-01T10:00:{t:02}.000Z"),

@@ -27,6 +27,7 @@ pub mod recipe;
 pub mod refname;
 pub mod reproduce;
 pub mod results;
+pub mod schedule;
 pub mod schema;
 pub mod servermetrics;
 pub mod shard;

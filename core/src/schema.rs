@@ -45,6 +45,20 @@ pub struct ResultDoc {
     /// Go ref: the recorded order of the pairs and why the runs stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pairing: Option<Pairing>,
+    /// Set when the host died in the middle of this document's comparison
+    /// group: its runs are kept but never aggregated, and the group ran
+    /// again, from the start, on another host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandoned: Option<Abandoned>,
+}
+
+/// Why a document's runs are not part of the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Abandoned {
+    /// The `[[host]]` entry that was lost.
+    pub host: String,
+    /// What the host's podman said when it was checked after a failed run.
+    pub reason: String,
 }
 
 /// How a cell's runs were paired with its partner's: repetition `i` of both
@@ -312,6 +326,10 @@ pub struct Monitoring {
     /// before it is removed (samples every 0.5 s miss short spikes).
     #[serde(default)]
     pub peak_memory_bytes: BTreeMap<String, u64>,
+    /// Why there are no samples: the host is not this machine, whose `/proc`
+    /// and cgroup files the sampler reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 /// One sample. Counters are deltas since the previous sample.

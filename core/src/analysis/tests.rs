@@ -80,6 +80,7 @@ fn doc(go: &str, sha: &str, commit_time: &str, started: &str, host: &str, metric
         }],
         reproduces: None,
         pairing: None,
+        abandoned: None,
     };
     Loaded { path: format!("results/{go}-{sha}-{started}.json"), doc }
 }
