@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 use gobench_core::config::Config;
 use gobench_core::document::{self, Head};
+use gobench_core::hosts;
 use gobench_core::lock::Lock;
 use gobench_core::plan::{self, Cell, Plan};
 use gobench_core::results;
@@ -22,7 +23,7 @@ use crate::build::{self, Built};
 use crate::cancel::{self, Cancel};
 use crate::paths::Paths;
 use crate::pipeline::{self, CellRuns};
-use crate::{flags, git, host, podman, upload};
+use crate::{flags, git, host, podman, pool, upload};
 
 impl flags::Bench {
     pub fn run(self, paths: &Paths) -> Result<()> {
@@ -116,20 +117,45 @@ pub fn bench(
     let seed = options.pair_seed.unwrap_or_else(clock_seed);
     let rounds = pipeline::Rounds { first, until_decided: options.until_decided, decide_on: None, seed };
     let mut states: Vec<CellRuns> = states.into_iter().map(|(_, s)| s).collect();
-    pipeline::measure_pairs(&sh, cancel, &mut states, &groups, &rounds)?;
+    let pool = hosts::pool(&config.host);
+    let ran = if let [host] = &pool[..] {
+        // One host: every group interleaved on it.
+        let facts = pool::ready(host, &states)?;
+        for s in &mut states {
+            s.doc.host = facts.clone();
+        }
+        let failure = pipeline::measure_pairs(&podman::shell_at(&host.connection)?, cancel, &mut states, &groups, &rounds).err();
+        pool::Ran { cells: states, abandoned: Vec::new(), stranded: Vec::new(), failure }
+    } else {
+        let may_run = groups
+            .iter()
+            .map(|g| {
+                let requires = config.benchmark(&cells_of[g[0]].benchmark).map(|b| b.requires.clone()).unwrap_or_default();
+                pool.iter().map(|h| h.satisfies(&requires)).collect()
+            })
+            .collect();
+        pool::run(&pool, may_run, states, &groups, &rounds, cancel)?
+    };
+    let states = ran.cells;
 
     let written: Vec<(&Cell, &CellRuns)> = cells_of.iter().copied().zip(&states).filter(|(_, s)| !s.doc.runs.is_empty()).collect();
+    let shown = |s: &CellRuns| s.path.as_ref().map(|p| p.strip_prefix(&paths.root).unwrap_or(p).display().to_string()).unwrap_or_default();
     for (_, s) in &written {
         let valid = s.doc.valid_runs().count();
-        let path = s.path.as_ref().expect("bench saves every document");
-        println!("{:<48} {valid}/{} valid  {}", s.label, s.doc.runs.len(), path.strip_prefix(&paths.root).unwrap_or(path).display());
+        let on = s.doc.host.entry.as_ref().map(|e| format!(" on `{e}`")).unwrap_or_default();
+        println!("{:<48} {valid}/{} valid{on}  {}", s.label, s.doc.runs.len(), shown(s));
     }
-    let files: Vec<PathBuf> = written.iter().filter_map(|(_, s)| s.path.clone()).collect();
+    for s in &ran.abandoned {
+        println!("{:<48} {} run(s) kept, abandoned: host lost  {}", s.label, s.doc.runs.len(), shown(s));
+    }
+    let files: Vec<PathBuf> = written.iter().map(|(_, s)| *s).chain(&ran.abandoned).filter_map(|s| s.path.clone()).collect();
     if options.commit && !files.is_empty() {
         let names: Vec<&str> = written.iter().map(|(_, s)| s.label.as_str()).collect();
         let stopped = if cancel.is_cancelled() { " (interrupted)" } else { "" };
-        let message = format!("results: {} cell(s){stopped}\n\n{}\n", names.len(), names.join("\n"));
+        let lost = if ran.abandoned.is_empty() { String::new() } else { format!(", {} abandoned on a lost host", ran.abandoned.len()) };
+        let message = format!("results: {} cell(s){stopped}{lost}\n\n{}\n", names.len(), names.join("\n"));
         let mut to_commit: Vec<PathBuf> = written.iter().flat_map(|(_, s)| s.written_files()).collect();
+        to_commit.extend(ran.abandoned.iter().flat_map(CellRuns::written_files));
         to_commit.extend(crate::gen::recipe_files(paths, written.iter().flat_map(|(cell, _)| [&cell.image, &cell.toolchain])));
         match git::commit_files(&sh, &paths.root, &to_commit, &message)? {
             true => println!("committed {} result file(s)", files.len()),
@@ -142,6 +168,14 @@ pub fn bench(
     if cancel.is_cancelled() {
         return Err(cancel::cancelled()).context(format!("the {} finished result file(s) were kept", files.len()));
     }
+    if let Some(e) = ran.failure {
+        return Err(e.context(format!("the {} finished result file(s) were kept", files.len())));
+    }
+    anyhow::ensure!(
+        ran.stranded.is_empty(),
+        "no live host may run {}: they were not run (the hosts their benchmark's labels allow were lost; `cargo xtask doctor --hosts` checks them)",
+        ran.stranded.join(", ")
+    );
     if !skipped.is_empty() {
         built.summary(plan)?;
         anyhow::bail!("{} cell(s) were not run because their image could not be built: {}", skipped.len(), skipped.join(", "));

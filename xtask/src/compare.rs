@@ -146,8 +146,8 @@ pub fn results_dir(paths: &Paths) -> PathBuf {
 }
 
 /// Every result document under `results/`, sorted by path. JSON files that
-/// are not result documents (no `urn:gobench:result:` schema) and bisects'
-/// runs are skipped.
+/// are not result documents (no `urn:gobench:result:` schema), bisects'
+/// runs and documents abandoned on a lost host are skipped.
 pub fn load_results(paths: &Paths) -> Result<Vec<Loaded>> {
     let files = crate::paths::json_files_under(&results_dir(paths))?;
     let bisect = crate::paths::bisect_dir(&results_dir(paths));
@@ -158,7 +158,10 @@ pub fn load_results(paths: &Paths) -> Result<Vec<Loaded>> {
             serde_json::from_str(&text).with_context(|| format!("{} is not JSON; fix or remove it", f.display()))?;
         let is_result = value.get("$schema").and_then(|s| s.as_str()).is_some_and(|s| s.starts_with("urn:gobench:result:"));
         if is_result {
-            out.push(parse(&paths.root, &f, &text)?);
+            let loaded = parse(&paths.root, &f, &text)?;
+            if loaded.doc.abandoned.is_none() {
+                out.push(loaded);
+            }
         }
     }
     Ok(out)

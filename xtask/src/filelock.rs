@@ -88,6 +88,18 @@ pub fn host_bench_lock_path() -> PathBuf {
     }
 }
 
+/// The benchmark lock of `host`: this machine's for a host on this machine
+/// (its runs would disturb ours), else one per connection beside it, so
+/// that groups on different machines run at once.
+pub fn host_bench_lock_path_for(host: &gobench_core::hosts::Connection) -> PathBuf {
+    let local = host_bench_lock_path();
+    if host.same_machine() {
+        return local;
+    }
+    let name: String = host.podman_args().concat().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    local.with_extension(format!("{name}.lock"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -294,7 +294,12 @@ impl From<Kind> for gobench_core::config::WorkloadKind {
 /// runtime and storage, the base image and its bootstrap Go, git. Says
 /// exactly what to fix.
 #[derive(Debug, Args)]
-pub struct Doctor {}
+pub struct Doctor {
+    /// Also check every `[[host]]` of the pins through its connection:
+    /// podman's version, runtime, storage and free disk, the base image.
+    #[arg(long)]
+    pub hosts: bool,
+}
 
 /// A first run with no network: make the base image, a local Go repository
 /// with a release and a devel commit from the Go source in the PyPI package

@@ -64,7 +64,7 @@ const PROBE_BLOCK_BYTES: u32 = 2300;
 /// fdatasync, in a file system like the one a run's data directory gets: a
 /// tmpfs (`/dev/shm`) or a fresh podman volume (removed afterwards).
 pub fn fsync_probe(data_dir: DataDir) -> Result<FsyncProbe> {
-    let mut guard = crate::run::Containers { names: Vec::new(), volumes: Vec::new() };
+    let mut guard = crate::run::Containers { host: gobench_core::hosts::Connection::Local, names: Vec::new(), volumes: Vec::new() };
     let dir = match data_dir {
         DataDir::Tmpfs => PathBuf::from("/dev/shm"),
         DataDir::Volume => {

@@ -26,6 +26,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod plan;
 pub mod podman;
+pub mod pool;
 pub mod report;
 pub mod reproduce;
 pub mod run;

@@ -94,7 +94,7 @@ impl Monitor {
             Ok(samples) => samples,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        Monitoring { interval_secs: self.interval.as_secs_f64(), samples, peak_memory_bytes: Default::default() }
+        Monitoring { interval_secs: self.interval.as_secs_f64(), samples, ..Monitoring::default() }
     }
 }
 

@@ -120,6 +120,7 @@ pub fn start_cell(
 
 /// One cell being measured: how it runs, its document so far, and where the
 /// document is saved after every run (`None`: kept in memory only).
+#[derive(Clone)]
 pub struct CellRuns {
     pub label: String,
     pub spec: RunSpec,
@@ -135,8 +136,12 @@ pub struct CellRuns {
 /// `cancel` is cancelled.
 pub fn measure(sh: &Shell, cancel: &Cancel, cells: &mut [CellRuns], order: &[(usize, u32)]) -> Result<Vec<(usize, Recorded)>> {
     let what = cells.iter().map(|c| c.label.as_str()).collect::<Vec<_>>().join(", ");
-    let _host = filelock::acquire(&filelock::host_bench_lock_path(), &format!("benchmarking {what}"), run::HOST_LOCK_TIMEOUT, cancel)?;
-    probe_disks(cells);
+    let host = podman::host_of(sh);
+    let _host =
+        filelock::acquire(&filelock::host_bench_lock_path_for(&host), &format!("benchmarking {what}"), run::HOST_LOCK_TIMEOUT, cancel)?;
+    if host.same_machine() {
+        probe_disks(cells);
+    }
     let mut done = Vec::new();
     for (step, &(i, rep)) in order.iter().enumerate() {
         if cancel.is_cancelled() {
@@ -150,12 +155,34 @@ pub fn measure(sh: &Shell, cancel: &Cancel, cells: &mut [CellRuns], order: &[(us
             break;
         }
         eprintln!("{}", describe(&recorded.run));
+        let failed = !recorded.run.validity.valid;
         cell.doc.push(recorded.clone());
         cell.save()?;
         done.push((i, recorded));
+        if failed {
+            if let Err(reason) = podman::ping(sh) {
+                return Err(HostLost { reason }.into());
+            }
+        }
     }
     Ok(done)
 }
+
+/// The host's podman stopped answering in the middle of a series: the runs
+/// so far are saved, the rest cannot run there.
+#[derive(Debug)]
+pub struct HostLost {
+    /// What podman said.
+    pub reason: String,
+}
+
+impl std::fmt::Display for HostLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the host's podman stopped answering: {}", self.reason)
+    }
+}
+
+impl std::error::Error for HostLost {}
 
 /// Adds the fsync probe of its data directory kind to the host facts of
 /// every etcd cell that lacks one: once per kind, under the host lock so
@@ -202,7 +229,7 @@ impl CellRuns {
     }
 
     /// Writes the document to its path, if it has one.
-    fn save(&self) -> Result<()> {
+    pub(crate) fn save(&self) -> Result<()> {
         if let Some(path) = &self.path {
             let text = serde_json::to_string_pretty(&self.doc).context("serialising a result document")? + "\n";
             write_atomic(path, text.as_bytes())?;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result};
+use gobench_core::hosts::{self, Connection};
 use xshell::{cmd, Shell};
 
 use crate::paths::workspace_root;
@@ -30,11 +31,46 @@ pub fn shell() -> Result<Shell> {
     Ok(sh)
 }
 
+/// A shell whose podman calls go to `host` (through podman's environment,
+/// so every `podman` of a run, a probe or a check reaches that host; for
+/// the local host, the environment is left as the user set it).
+pub fn shell_at(host: &Connection) -> Result<Shell> {
+    let sh = shell()?;
+    if let Some((var, value)) = host.podman_env() {
+        sh.set_var(var, value);
+    }
+    Ok(sh)
+}
+
+/// The host a shell's podman calls go to.
+pub fn host_of(sh: &Shell) -> Connection {
+    let var = |name| sh.var(name).ok().filter(|v| !v.is_empty());
+    Connection::from_env(var(hosts::URL_VAR).as_deref(), var(hosts::CONNECTION_VAR).as_deref())
+}
+
 /// A `podman` command for processes that are herded, not just run.
 pub fn command() -> Command {
+    command_at(&Connection::Local)
+}
+
+/// [`command`] on `host`.
+pub fn command_at(host: &Connection) -> Command {
     let mut c = Command::new("podman");
     c.env("CONTAINERS_CONF", containers_conf());
+    if let Some((var, value)) = host.podman_env() {
+        c.env(var, value);
+    }
     c
+}
+
+/// Whether the shell's podman answers: `podman info` there, or what it said.
+pub fn ping(sh: &Shell) -> std::result::Result<(), String> {
+    let format = "{{.Version.Version}}";
+    match cmd!(sh, "podman info --format {format}").quiet().ignore_status().output() {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no answer").trim().to_string()),
+        Err(e) => Err(format!("running podman: {e}")),
+    }
 }
 
 pub fn image_exists(sh: &Shell, reference: &str) -> Result<bool> {

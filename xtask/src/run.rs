@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use gobench_core::config::DataDir;
 use gobench_core::document::{self, Outcome, Recorded};
+use gobench_core::hosts::Connection;
 use gobench_core::parse::RunExit;
 use gobench_core::schema::{Monitoring, ServerMetrics};
 use gobench_core::spec::{Protocol, RunSpec, ENDPOINT, GOSTD_PROFILES};
@@ -48,6 +49,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 /// Containers and volumes of one run (or of the host's fsync probe);
 /// removed when dropped, whatever happened.
 pub(crate) struct Containers {
+    pub host: Connection,
     pub names: Vec<String>,
     pub volumes: Vec<String>,
 }
@@ -59,14 +61,14 @@ impl Drop for Containers {
         // shares its network namespace still exists, and removes nothing at
         // all when one name was never created (a failed `podman run`).
         for name in self.names.iter().rev() {
-            let _ = podman::command()
+            let _ = podman::command_at(&self.host)
                 .args(["rm", "--force", "--ignore", "--time", "0", name])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
         }
         if !self.volumes.is_empty() {
-            let _ = podman::command()
+            let _ = podman::command_at(&self.host)
                 .args(["volume", "rm", "--force"])
                 .args(&self.volumes)
                 .stdout(Stdio::null())
@@ -115,13 +117,20 @@ pub(crate) fn unique_name(role: &str) -> String {
 /// caller records it as an invalid run.
 pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput> {
     cancel.check()?;
-    let mut guard = Containers { names: Vec::new(), volumes: Vec::new() };
-    let monitor = monitor::start(sh, MONITOR_INTERVAL, Vec::new())?;
+    let host = podman::host_of(sh);
+    let mut guard = Containers { host: host.clone(), names: Vec::new(), volumes: Vec::new() };
+    // The sampler reads this machine's /proc and cgroup files: they only
+    // describe containers of a host on this machine.
+    let monitor = match host.same_machine() {
+        true => Some(monitor::start(sh, MONITOR_INTERVAL, Vec::new())?),
+        false => None,
+    };
+    let watch = |role: &str, name: &str| monitor.as_ref().map_or(Ok(()), |m| m.add_container(sh, role, name));
     let started = SystemTime::now();
     let server = match spec.protocol() {
         Protocol::EtcdPair => {
             let server = start_server(sh, spec, &mut guard, cancel)?;
-            monitor.add_container(sh, "server", &server)?;
+            watch("server", &server)?;
             Some(server)
         }
         Protocol::TestBinary => None,
@@ -129,7 +138,7 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
     let client_network = server.as_ref().map_or("none".to_string(), |s| format!("container:{s}"));
     let client = unique_name("client");
     guard.names.push(client.clone());
-    let mut run = podman::command();
+    let mut run = podman::command_at(&host);
     run.args(["run", "--detach", "--name", &client, "--label", &run_label(), "--network", &client_network]);
     if let Some(cpus) = &spec.client_cpus {
         run.args(["--cpuset-cpus", cpus]);
@@ -137,7 +146,7 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
     run.arg(&spec.image).args(spec.client_command());
     let out = run.output().context("starting the benchmark container")?;
     anyhow::ensure!(out.status.success(), "podman run of the benchmark client failed: {}", String::from_utf8_lossy(&out.stderr).trim());
-    monitor.add_container(sh, "client", &client)?;
+    watch("client", &client)?;
     // The CPU profile covers the first `secs` of the client's run: Go's
     // profile endpoint cannot be stopped early, and CPU samples are only
     // taken while the server works, so a window longer than the run costs
@@ -145,14 +154,24 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
     let cpu_profile = match (&server, spec.profile_secs) {
         (Some(server), Some(secs)) => {
             let server = server.clone();
-            Some(std::thread::spawn(move || http_get(&server, &format!("/debug/pprof/profile?seconds={secs}"), secs + HTTP_TIMEOUT_SECS)))
+            let host = host.clone();
+            Some(std::thread::spawn(move || {
+                http_get(&host, &server, &format!("/debug/pprof/profile?seconds={secs}"), secs + HTTP_TIMEOUT_SECS)
+            }))
         }
         _ => None,
     };
 
-    let exit = wait_for(&client, spec.timeout(), cancel)?;
+    let exit = wait_for(&host, &client, spec.timeout(), cancel)?;
     let ended = SystemTime::now();
-    let mut monitoring = monitor.stop();
+    let mut monitoring = match monitor {
+        Some(m) => m.stop(),
+        None => Monitoring {
+            interval_secs: MONITOR_INTERVAL.as_secs_f64(),
+            unavailable: Some("the host is reached over podman's API, not on this machine; only peak memory is read".into()),
+            ..Monitoring::default()
+        },
+    };
     if let Some(server) = &server {
         if let Ok(peak) = monitor::peak_memory(sh, server) {
             monitoring.peak_memory_bytes.insert("server".to_string(), peak);
@@ -162,10 +181,10 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
     if spec.profile_secs.is_some() {
         let fetched = match (&server, cpu_profile) {
             (Some(server), Some(cpu)) => vec![
-                ("heap", http_get(server, "/debug/pprof/heap", HTTP_TIMEOUT_SECS)),
+                ("heap", http_get(&host, server, "/debug/pprof/heap", HTTP_TIMEOUT_SECS)),
                 ("cpu", cpu.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the CPU profile's thread panicked")))),
             ],
-            _ => GOSTD_PROFILES.iter().map(|&(kind, path)| (kind, copy_out(&client, path))).collect(),
+            _ => GOSTD_PROFILES.iter().map(|&(kind, path)| (kind, copy_out(&host, &client, path))).collect(),
         };
         for (kind, bytes) in fetched {
             match bytes {
@@ -175,8 +194,8 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
         }
     }
     // After the samples stop, so that the scrape's own work is not in them.
-    let server_metrics = server.as_ref().map(|s| scrape(s));
-    let logs = podman::command().args(["logs", &client]).output().context("reading the benchmark container's output")?;
+    let server_metrics = server.as_ref().map(|s| scrape(&host, s));
+    let logs = podman::command_at(&host).args(["logs", &client]).output().context("reading the benchmark container's output")?;
     Ok(RunOutput {
         started,
         ended,
@@ -190,10 +209,10 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
 }
 
 /// The bytes of `path` in the (stopped) container `name`.
-fn copy_out(name: &str, path: &str) -> Result<Vec<u8>> {
+fn copy_out(host: &Connection, name: &str, path: &str) -> Result<Vec<u8>> {
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let to = dir.path().join("profile");
-    let out = podman::command().arg("cp").arg(format!("{name}:{path}")).arg(&to).output().context("running podman cp")?;
+    let out = podman::command_at(host).arg("cp").arg(format!("{name}:{path}")).arg(&to).output().context("running podman cp")?;
     anyhow::ensure!(out.status.success(), "podman cp {name}:{path} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     std::fs::read(&to).with_context(|| format!("reading {}", to.display()))
 }
@@ -203,7 +222,8 @@ fn copy_out(name: &str, path: &str) -> Result<Vec<u8>> {
 /// client joins it.
 fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers, cancel: &Cancel) -> Result<String> {
     let name = unique_name("server");
-    let mut c = podman::command();
+    let host = podman::host_of(sh);
+    let mut c = podman::command_at(&host);
     c.args(["run", "--detach", "--name", &name, "--label", &run_label(), "--network", "none"]);
     match spec.data_dir {
         DataDir::Tmpfs => {
@@ -211,7 +231,7 @@ fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers, cancel: &Can
         }
         DataDir::Volume => {
             let volume = format!("{name}-data");
-            let out = podman::command().args(["volume", "create", &volume]).output().context("creating the data volume")?;
+            let out = podman::command_at(&host).args(["volume", "create", &volume]).output().context("creating the data volume")?;
             anyhow::ensure!(out.status.success(), "podman volume create failed: {}", String::from_utf8_lossy(&out.stderr).trim());
             guard.volumes.push(volume.clone());
             c.args(["--volume", &format!("{volume}:{DATA_DIR}")]);
@@ -247,7 +267,7 @@ fn start_server(sh: &Shell, spec: &RunSpec, guard: &mut Containers, cancel: &Can
             return Ok(name);
         }
         if Instant::now() > deadline {
-            let logs = podman::command()
+            let logs = podman::command_at(&host)
                 .args(["logs", "--tail", "20", &name])
                 .output()
                 .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
@@ -264,10 +284,10 @@ const HTTP_TIMEOUT_SECS: u64 = 10;
 /// `GET path` on the etcd server's client URL, from inside its container:
 /// its network namespace has only loopback, and the images have bash but
 /// no curl. Returns the body of a 200 answer.
-fn http_get(container: &str, path: &str, timeout_secs: u64) -> Result<Vec<u8>> {
+fn http_get(at: &Connection, container: &str, path: &str, timeout_secs: u64) -> Result<Vec<u8>> {
     let (host, port) = ENDPOINT.split_once(':').expect("ENDPOINT is host:port");
     let get = format!(r#"exec 3<>/dev/tcp/{host}/{port} && printf 'GET %s HTTP/1.0\r\nHost: {host}\r\n\r\n' "$1" >&3 && cat <&3"#);
-    let out = podman::command()
+    let out = podman::command_at(at)
         .args(["exec", container, "timeout", &timeout_secs.to_string(), "bash", "-c", &get, "get", path])
         .output()
         .with_context(|| format!("running podman exec {container} for GET {path}"))?;
@@ -278,8 +298,8 @@ fn http_get(container: &str, path: &str, timeout_secs: u64) -> Result<Vec<u8>> {
 
 /// The kept part of the server's `/metrics`; a failed scrape is recorded
 /// with its reason (it says nothing about the run's validity).
-fn scrape(server: &str) -> ServerMetrics {
-    match http_get(server, "/metrics", HTTP_TIMEOUT_SECS) {
+fn scrape(host: &Connection, server: &str) -> ServerMetrics {
+    match http_get(host, server, "/metrics", HTTP_TIMEOUT_SECS) {
         Ok(body) => servermetrics::from_scrape(&String::from_utf8_lossy(&body)),
         Err(e) => servermetrics::failed(format!("{e:#}")),
     }
@@ -287,9 +307,13 @@ fn scrape(server: &str) -> ServerMetrics {
 
 /// Waits for a container to exit, at most `timeout`; a container that
 /// outlives it is killed and the run marked timed out.
-fn wait_for(name: &str, timeout: Duration, cancel: &Cancel) -> Result<RunExit> {
-    let mut wait =
-        podman::command().args(["wait", name]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().context("running podman wait")?;
+fn wait_for(host: &Connection, name: &str, timeout: Duration, cancel: &Cancel) -> Result<RunExit> {
+    let mut wait = podman::command_at(host)
+        .args(["wait", name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("running podman wait")?;
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = wait.try_wait()? {
@@ -300,7 +324,7 @@ fn wait_for(name: &str, timeout: Duration, cancel: &Cancel) -> Result<RunExit> {
             return Ok(RunExit { code: out.trim().parse().ok(), timed_out: false });
         }
         if cancel.is_cancelled() || Instant::now() > deadline {
-            let _ = podman::command().args(["kill", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let _ = podman::command_at(host).args(["kill", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
             let _ = wait.kill();
             let _ = wait.wait();
             cancel.check()?;
@@ -328,7 +352,8 @@ fn tail(s: &str, max: usize) -> String {
 /// into the current directory for `cargo xtask run`) and named in the run.
 pub fn record(sh: &Shell, spec: &RunSpec, index: u32, doc: Option<&Path>, cancel: &Cancel) -> Recorded {
     let started = SystemTime::now();
-    let mut activity = host_activity();
+    let host = podman::host_of(sh);
+    let mut activity = host_activity(&host);
     let mut profiles = Vec::new();
     let outcome = match run_once(sh, spec, cancel) {
         Ok(out) => {
@@ -345,7 +370,7 @@ pub fn record(sh: &Shell, spec: &RunSpec, index: u32, doc: Option<&Path>, cancel
         }
         Err(e) => Outcome::Failed { started: rfc3339(started), ended: rfc3339(SystemTime::now()), reason: format!("{e:#}") },
     };
-    for a in host_activity() {
+    for a in host_activity(&host) {
         if !activity.contains(&a) {
             activity.push(a);
         }
@@ -367,14 +392,18 @@ pub fn record(sh: &Shell, spec: &RunSpec, index: u32, doc: Option<&Path>, cancel
     recorded
 }
 
-/// Other gobench work on this host right now: image builds, and containers
-/// of other processes. Benchmarks of two invocations cannot overlap (they
-/// share the host lock), but a build can run beside one and slow it down.
-fn host_activity() -> Vec<String> {
+/// Other gobench work on the run's host right now: containers of other
+/// processes there, and image builds when it is this machine. Benchmarks of
+/// two invocations cannot overlap (they share the host lock), but a build
+/// can run beside one and slow it down.
+fn host_activity(host: &Connection) -> Vec<String> {
     let own = format!("gobench-{}-", std::process::id());
     let mut seen = Vec::new();
-    if let Ok(out) = podman::command().args(["ps", "--filter", "name=gobench-", "--format", "{{.Names}}"]).output() {
+    if let Ok(out) = podman::command_at(host).args(["ps", "--filter", "name=gobench-", "--format", "{{.Names}}"]).output() {
         seen.extend(String::from_utf8_lossy(&out.stdout).lines().filter(|n| !n.starts_with(&own)).map(|n| format!("container {n}")));
+    }
+    if !host.same_machine() {
+        return seen;
     }
     let Ok(procs) = std::fs::read_dir("/proc") else { return seen };
     for entry in procs.flatten() {

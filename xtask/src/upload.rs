@@ -279,6 +279,12 @@ fn result_documents(root: &Path, verbose: bool) -> anyhow::Result<Vec<(String, V
             }
             continue;
         }
+        if is_abandoned(&bytes) {
+            if verbose {
+                eprintln!("skipping {}: its host was lost in the middle of its group (\"abandoned\")", file.display());
+            }
+            continue;
+        }
         documents.push((relative_path(root, file)?, bytes));
     }
     Ok(documents)
@@ -506,6 +512,11 @@ fn declares_result_schema(bytes: &[u8]) -> bool {
         .ok()
         .and_then(|v| v.get("$schema").and_then(|s| s.as_str()).map(|s| s == RESULT_SCHEMA))
         .unwrap_or(false)
+}
+
+/// A document of a group whose host died: kept in the repository, not history.
+fn is_abandoned(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).ok().is_some_and(|v| v.get("abandoned").is_some_and(|a| !a.is_null()))
 }
 
 fn load_ledger(path: &Path) -> anyhow::Result<Ledger> {

@@ -95,6 +95,7 @@ fn doc(g: &Go, started: &str, wref: &str, bench: &str, host: &str, metrics: &[(&
         runs: Vec::new(),
         reproduces: None,
         pairing: None,
+        abandoned: None,
     }
 }
 

@@ -1,6 +1,8 @@
 //! A second benchmark host for real on this machine: a `podman system
 //! service` on a unix socket with its own storage root (its image store
-//! starts empty) and runroot, reached through a `[[host]]` entry.
+//! starts empty) and runroot, reached through a `[[host]]` entry: an image
+//! sent by content address, a matrix's comparison groups split across both
+//! hosts, and a host killed in the middle of its group.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -8,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use xtask::hosts::{self, Sent};
 
-use crate::support::{fake_project, image_id, podman, workspace};
+use gobench_core::schema::ResultDoc;
+
+use crate::support::{fake_project, gobench_containers, image_id, podman, workspace};
 
 /// The service of the second host; dropping it kills the service and
 /// unmounts what its storage left mounted.
@@ -60,6 +64,17 @@ impl Drop for SecondHost {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Containers outlive a killed service (conmon keeps them): remove
+        // them from its storage directly.
+        let d = self.dir.path();
+        let _ = Command::new("podman")
+            .arg("--root")
+            .arg(d.join("root"))
+            .arg("--runroot")
+            .arg(d.join("run"))
+            .args(["rm", "--all", "--force", "--time", "0"])
+            .env("CONTAINERS_CONF", workspace().join("scripts/containers.conf"))
+            .output();
         // containers/storage bind-mounts its overlay directory onto itself.
         for mount in mounts_under(self.dir.path()) {
             let _ = Command::new("umount").arg(&mount).status();
@@ -118,4 +133,119 @@ fn an_image_reaches_a_second_host_by_content_address_with_the_same_id() {
     let pid = second.child.id();
     drop(second);
     assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the service is gone");
+}
+
+/// Every result document under `dir` (abandoned ones included), with its
+/// path relative to `dir`.
+fn docs_under(dir: &Path) -> Vec<(String, ResultDoc)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.extension().is_some_and(|x| x == "json") && path.file_name().unwrap() != "uploads.json" {
+                let Ok(doc) = serde_json::from_str::<ResultDoc>(&std::fs::read_to_string(&path).unwrap()) else { continue };
+                out.push((path.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), doc));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The host entry each comparison group (benchmark) of `docs` ran on; one
+/// per group, or the test fails.
+fn host_of_group(docs: &[&ResultDoc]) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for d in docs {
+        let entry = d.host.entry.clone().expect("a pool run names its host");
+        let was = out.insert(d.benchmark.clone(), entry.clone());
+        assert!(was.is_none_or(|w| w == entry), "{}: a comparison mixes hosts", d.cell);
+    }
+    out
+}
+
+#[test]
+fn a_matrix_splits_its_groups_across_two_hosts_and_a_lost_hosts_group_runs_again_on_the_other() {
+    let second = SecondHost::start();
+    let p = crate::shard::two_group_project(134, 2);
+    p.edit_config(|t| t + &format!("[[host]]\nname = \"here\"\n[[host]]\nname = \"second\"\nconnection = \"{}\"\n", second.url()));
+    let results = p.path().join("results");
+
+    // Both hosts idle: each takes one group, and each comparison stays on one.
+    let out = p.ok(&["bench", "--matrix", "--no-upload"]);
+    let first = docs_under(&results);
+    assert_eq!(first.len(), 4, "{out}");
+    let groups = host_of_group(&first.iter().map(|(_, d)| d).collect::<Vec<_>>());
+    assert_eq!(groups.values().collect::<std::collections::BTreeSet<_>>().len(), 2, "both hosts ran a group: {groups:?}");
+    for (path, d) in &first {
+        assert!(d.abandoned.is_none() && d.runs.len() == 2 && d.runs.iter().all(|r| r.validity.valid), "{path}: {:?}", d.runs);
+        assert!(d.host.cores > 0 && !d.host.kernel.is_empty(), "{path}: the host's facts");
+        // A unix socket is a host on this machine: its runs are sampled too.
+        assert!(d.runs.iter().all(|r| r.monitoring.unavailable.is_none()), "{path}");
+    }
+    let on_second = first.iter().find(|(_, d)| d.host.entry.as_deref() == Some("second")).unwrap();
+    let tag = &on_second.1.provenance.image.tag;
+    let there = String::from_utf8(second.podman(&["image", "inspect", "--format", "{{.Id}}", tag]).stdout).unwrap();
+    assert_eq!(there.trim(), on_second.1.provenance.image.id, "the image reached the second host by content address");
+    assert!(second.podman(&["ps", "--all", "--quiet"]).stdout.is_empty(), "no container left on the second host");
+
+    // The second host dies after its group's first run: the group starts
+    // again on `here`; what ran on `second` is kept apart, not aggregated.
+    let pid = second.child.id();
+    let watch = {
+        let results = results.clone();
+        let before: Vec<String> = first.iter().map(|(p, _)| p.clone()).collect();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(300);
+            loop {
+                let ran_there = docs_under(&results)
+                    .into_iter()
+                    .any(|(p, d)| !before.contains(&p) && d.host.entry.as_deref() == Some("second") && !d.runs.is_empty());
+                if ran_there {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the second host never ran a run");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+        })
+    };
+    let out = p.xtask(&["bench", "--matrix", "--no-upload"]);
+    watch.join().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stderr.contains("host `second` was lost in the middle of a group"), "{stderr}");
+    let second_run: Vec<(String, ResultDoc)> =
+        docs_under(&results).into_iter().filter(|(p, _)| !first.iter().any(|(f, _)| f == p)).collect();
+    let (abandoned, kept): (Vec<_>, Vec<_>) = second_run.iter().partition(|(_, d)| d.abandoned.is_some());
+    assert_eq!((abandoned.len(), kept.len()), (2, 4), "{second_run:?}");
+    let lost_group = &abandoned[0].1.benchmark;
+    for (path, d) in &abandoned {
+        assert!(path.contains("/abandoned/second/"), "{path}");
+        assert_eq!(&d.benchmark, lost_group, "one group was lost");
+        assert_eq!(d.abandoned.as_ref().unwrap().host, "second");
+        assert_eq!(d.host.entry.as_deref(), Some("second"));
+    }
+    let valid_there: usize = abandoned.iter().map(|(_, d)| d.runs.iter().filter(|r| r.validity.valid).count()).sum();
+    assert!(valid_there >= 1, "the runs before the loss are kept: {abandoned:?}");
+    let groups = host_of_group(&kept.iter().map(|(_, d)| d).collect::<Vec<_>>());
+    assert_eq!(groups.values().collect::<Vec<_>>(), ["here", "here"], "both groups finished on `here`");
+    for (path, d) in &kept {
+        assert!(d.runs.len() == 2 && d.runs.iter().all(|r| r.validity.valid), "{path}: the rerun starts from no runs: {:?}", d.runs);
+    }
+
+    // Nothing reads the abandoned runs as history: the export has the 8
+    // finished documents, and the commit keeps all 6 files of this bench.
+    let csv = p.ok(&["export", "--csv"]);
+    let paths: std::collections::BTreeSet<&str> = csv.lines().skip(1).filter_map(|l| l.split(',').next()).collect();
+    assert_eq!(paths.len(), 8, "{csv}");
+    assert!(paths.iter().all(|p| !p.contains("abandoned")), "{paths:?}");
+    let committed = crate::support::git(p.path(), &["show", "--name-only", "--format=%s", "HEAD"], "2026-01-01T00:00:00Z");
+    assert!(committed.starts_with("results: 4 cell(s), 2 abandoned on a lost host"), "{committed}");
+    assert_eq!(committed.lines().filter(|l| l.contains("/abandoned/second/")).count(), 2, "{committed}");
+    assert!(gobench_containers().is_empty(), "containers left behind: {:?}", gobench_containers());
+    drop(second);
 }

@@ -13,9 +13,9 @@ use crate::support::{fake_project, git, gobench_containers, write, Project};
 const DATE: &str = "2026-01-01T00:00:00Z";
 
 /// A fake project with two comparison groups (benchmarks `fake` and `fake2`,
-/// each on Go refs `a` and `b`), locked and committed.
-fn two_group_project(speed: u32) -> Project {
-    let p = fake_project(&[("a", "master"), ("b", "master")], speed, 0);
+/// each on Go refs `a` and `b`, runs of `sleep_secs`), locked and committed.
+pub fn two_group_project(speed: u32, sleep_secs: u32) -> Project {
+    let p = fake_project(&[("a", "master"), ("b", "master")], speed, sleep_secs);
     p.edit_config(|t| {
         t.replace("benchmarks = [\"fake\"]", "benchmarks = [\"fake\", \"fake2\"]")
             + "[[benchmark]]\nname = \"fake2\"\nworkload = \"go-std\"\npackage = \"strconv\"\nargs = [\"-test.bench=Fake\"]\nruns = 2\ntimeout_secs = 60\n"
@@ -56,7 +56,7 @@ fn docs(dir: &Path) -> BTreeMap<String, ResultDoc> {
 
 #[test]
 fn shards_run_apart_and_merged_equal_an_unsharded_run() {
-    let p = two_group_project(131);
+    let p = two_group_project(131, 0);
     let plan: ShardPlan = serde_json::from_str(&p.ok(&["plan", "--shards", "2", "--json"])).unwrap();
     let groups: Vec<Vec<Vec<String>>> = plan.shards.iter().map(|s| s.groups.iter().map(|g| g.cells.clone()).collect()).collect();
     assert_eq!(groups, [[["a/go-std/fake", "b/go-std/fake"]], [["a/go-std/fake2", "b/go-std/fake2"]]]);
