@@ -5,6 +5,7 @@
 //! queued --claim--> running --complete--> done
 //!   |                  |  \---fail------> failed
 //!   |                  \----recover-----> queued (attempts left) | failed (none left)
+//!   |                       host_lost
 //!   \------cancel----> cancelled <--cancel-- running
 //! ```
 //!
@@ -223,6 +224,16 @@ impl Job {
     /// At start, for a job a stopped server left running: back in the queue
     /// while it has attempts left, failed with the reason otherwise.
     pub fn recover(&mut self, now: &str) -> Result<(), Refused> {
+        self.requeue("the server stopped while the job ran", now)
+    }
+
+    /// Its host was lost in the middle of it: like [`Job::recover`], another
+    /// host takes it while attempts are left.
+    pub fn host_lost(&mut self, host: &str, now: &str) -> Result<(), Refused> {
+        self.requeue(&format!("host `{host}` was lost while the job ran"), now)
+    }
+
+    fn requeue(&mut self, why: &str, now: &str) -> Result<(), Refused> {
         self.expect(&[State::Running], "recovered")?;
         if self.attempts < self.max_attempts {
             self.state = State::Queued;
@@ -231,7 +242,7 @@ impl Job {
             self.state = State::Failed;
             self.finished = Some(now.to_string());
             self.reason = Some(format!(
-                "the server stopped while the job ran, {} of {} attempts; not retried again (raise serve.max_attempts or `job rerun {}`)",
+                "{why}, {} of {} attempts; not retried again (raise serve.max_attempts or `job rerun {}`)",
                 self.attempts, self.max_attempts, self.id
             ));
         }
@@ -545,6 +556,20 @@ mod tests {
         assert!(job.reason.as_deref().unwrap().contains("2 of 2 attempts"), "{:?}", job.reason);
         assert_eq!(job.finished.as_deref(), Some("t4"));
         assert_eq!(Job::new(spec(), "cli".into(), 0, "t0").max_attempts, 1);
+
+        let mut job = Job::new(spec(), "cli".into(), 2, "t0");
+        job.claim("t1").unwrap();
+        job.host_lost("second", "t2").unwrap();
+        assert_eq!((job.state, job.attempts, job.started.as_deref()), (State::Queued, 1, None), "another host takes it");
+        job.claim("t3").unwrap();
+        job.host_lost("second", "t4").unwrap();
+        assert_eq!(job.state, State::Failed);
+        assert!(
+            job.reason.as_deref().unwrap().starts_with("host `second` was lost while the job ran, 2 of 2 attempts"),
+            "{:?}",
+            job.reason
+        );
+        assert!(job.host_lost("second", "t5").is_err(), "only a running job");
     }
 
     #[test]

@@ -150,7 +150,7 @@ fn run_group(host: &PoolHost, group: &mut [CellRuns], rounds: &Rounds, cancel: &
 /// Marks a document of a lost host's group and moves it to
 /// `abandoned/<host>/` beside where it was (nothing reads history there,
 /// and the mark keeps it out wherever it lies).
-fn abandon(cell: &mut CellRuns, host: &str, reason: &str) -> Result<()> {
+pub(crate) fn abandon(cell: &mut CellRuns, host: &str, reason: &str) -> Result<()> {
     cell.doc.abandoned = Some(Abandoned { host: host.to_string(), reason: reason.to_string() });
     let Some(path) = cell.path.take() else { return Ok(()) };
     let dir = path.parent().map(|d| d.join("abandoned").join(host)).unwrap_or_else(|| PathBuf::from("abandoned"));

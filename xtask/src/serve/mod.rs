@@ -1,8 +1,11 @@
 //! `cargo xtask serve` and `cargo xtask job ...`: the job service.
 //!
-//! Three threads share the SQLite queue, each with its own connection:
+//! The threads share the SQLite queue, each with its own connection:
 //! - HTTP ([`http`]): verifies and maps deliveries, queues jobs, renders pages;
-//! - the worker: claims one job at a time and hands it to the [`runner`];
+//! - one worker per host of the pool (`[[host]]`, or this machine): claims
+//!   one job at a time and hands it to the [`runner`], which measures on
+//!   that host; a host lost in the middle of a job puts the job back in the
+//!   queue for another host, and its worker waits for it to answer again;
 //! - the reporter: sends the commit statuses and PR comments jobs owe ([`github`]).
 //!
 //! At start the run containers of stopped processes are removed (found by
@@ -19,16 +22,19 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use gobench_core::config::Serve as ServeConfig;
+use gobench_core::hosts::{self, PoolHost};
 use gobench_core::job::{Job, JobKind, JobSpec, ReportStep, Role, State};
 use gobench_core::webhook::Watch;
 
-use crate::flags;
 use crate::paths::Paths;
+use crate::pipeline::HostLost;
 use crate::upload::{read_secret_file, resolve_config_relative, Secret, SecretKind};
+use crate::{flags, podman};
 use github::GitHub;
 use queue::Queue;
 use runner::{Runner, Work};
@@ -91,11 +97,21 @@ impl flags::Serve {
             }
         }
         let runner = runner::select(paths)?;
-        let (wake_worker, worker_rx) = mpsc::channel();
         let (wake_reporter, reporter_rx) = mpsc::channel();
-        let worker =
-            Worker { queue: Queue::open(&path)?, runner, benchmark: cfg.benchmark.get_ref().clone(), wake_reporter: wake_reporter.clone() };
-        spawn_or_exit("worker", move || worker.run(worker_rx))?;
+        let mut wake = vec![wake_reporter.clone()];
+        for host in hosts::pool(&paths.load_config()?.host) {
+            let (wake_worker, worker_rx) = mpsc::channel();
+            wake.push(wake_worker);
+            let name = format!("worker {}", host.display());
+            let worker = Worker {
+                queue: Queue::open(&path)?,
+                runner: runner.clone(),
+                benchmark: cfg.benchmark.get_ref().clone(),
+                host,
+                wake_reporter: wake_reporter.clone(),
+            };
+            spawn_or_exit(&name, move || worker.run(worker_rx))?;
+        }
         let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{listen}"));
         let reporter = Reporter {
             queue: Queue::open(&path)?,
@@ -116,7 +132,7 @@ impl flags::Serve {
             max_attempts: cfg.max_attempts,
             pages: pages::Pages::new()?,
             root: paths.root.clone(),
-            wake: vec![wake_worker, wake_reporter],
+            wake,
         };
         http::serve(&listen, site)
     }
@@ -140,17 +156,22 @@ fn spawn_or_exit(name: &str, body: impl FnOnce() + Send + 'static) -> Result<()>
 
 struct Worker {
     queue: Queue,
-    runner: Box<dyn Runner>,
+    runner: Arc<dyn Runner>,
     benchmark: String,
+    host: PoolHost,
     wake_reporter: mpsc::Sender<()>,
 }
+
+/// How often a worker whose host was lost asks it again.
+const LOST_HOST_RETRY: Duration = Duration::from_secs(15);
 
 impl Worker {
     fn run(self, wake: Receiver<()>) {
         loop {
             match self.next() {
-                Ok(true) => {}
-                Ok(false) => {
+                Ok(Next::Lost) => self.wait_for_host(),
+                Ok(Next::Ran) => {}
+                Ok(Next::Idle) => {
                     // Also polls: `job submit` and `job rerun` only write the queue.
                     let _ = wake.recv_timeout(Duration::from_secs(1));
                 }
@@ -162,10 +183,20 @@ impl Worker {
         }
     }
 
-    /// Runs the next queued job; `false` when there was none.
-    fn next(&self) -> Result<bool> {
-        let Some(job) = self.queue.claim(&now())? else { return Ok(false) };
-        eprintln!("serve: job {} started, attempt {} of {}", job.id, job.attempts, job.max_attempts);
+    /// Takes no job until the host's podman answers again.
+    fn wait_for_host(&self) {
+        let sh = podman::shell_at(&self.host.connection);
+        while let Err(e) = sh.as_ref().map_err(|e| e.to_string()).and_then(podman::ping) {
+            eprintln!("serve: host `{}` does not answer ({e}); asking again in {} s", self.host.display(), LOST_HOST_RETRY.as_secs());
+            std::thread::sleep(LOST_HOST_RETRY);
+        }
+        eprintln!("serve: host `{}` answers again; it takes jobs", self.host.display());
+    }
+
+    /// Runs the next queued job on this worker's host.
+    fn next(&self) -> Result<Next> {
+        let Some(job) = self.queue.claim(&now())? else { return Ok(Next::Idle) };
+        eprintln!("serve: job {} started on host `{}`, attempt {} of {}", job.id, self.host.display(), job.attempts, job.max_attempts);
         let _ = self.wake_reporter.send(());
         let baseline = match &job.spec.baseline {
             Some(sha) => Some(sha.clone()),
@@ -178,6 +209,7 @@ impl Worker {
             sha: job.spec.sha.clone(),
             baseline,
             benchmark: self.benchmark.clone(),
+            host: self.host.clone(),
         };
         let checked = Cell::new(Instant::now());
         let cancelled = || {
@@ -189,8 +221,10 @@ impl Worker {
         };
         let outcome = self.runner.run(&work, &cancelled);
         let now = now();
+        let lost = matches!(&outcome, Err(e) if e.downcast_ref::<HostLost>().is_some());
         let stored = self.queue.modify(job.id, |j| match &outcome {
             Ok(c) => j.complete(c.clone(), &now),
+            Err(_) if lost && j.state == State::Running => j.host_lost(&self.host.display(), &now),
             Err(e) => j.fail(format!("{e:#}"), &now),
         })?;
         match stored {
@@ -198,8 +232,16 @@ impl Worker {
             Err(refused) => eprintln!("serve: job {} ended, but its outcome is not stored: {refused}", job.id),
         }
         let _ = self.wake_reporter.send(());
-        Ok(true)
+        Ok(if lost { Next::Lost } else { Next::Ran })
     }
+}
+
+/// What a worker's turn did.
+enum Next {
+    Idle,
+    Ran,
+    /// The host was lost in the middle of the job.
+    Lost,
 }
 
 struct Reporter {

@@ -9,11 +9,13 @@
 //! it is chosen when `GOBENCH_SERVE_TEST_RUNNER` is set.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use gobench_core::analysis::compare as table;
 use gobench_core::config::{Config, Workload};
+use gobench_core::hosts::PoolHost;
 use gobench_core::job::{Comparison, JobKind, Role, Row};
 use gobench_core::lock::{Lock, Wanted};
 use gobench_core::plan;
@@ -23,8 +25,8 @@ use xshell::Shell;
 
 use crate::cancel::Cancel;
 use crate::paths::Paths;
-use crate::pipeline::{self, CellRuns, Side};
-use crate::{build, gen, git, host, podman};
+use crate::pipeline::{self, CellRuns, HostLost, Side};
+use crate::{build, gen, git, host, podman, pool};
 
 /// What one job asks the pipeline to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +42,13 @@ pub struct Work {
     pub baseline: Option<String>,
     /// The `[serve]` benchmark.
     pub benchmark: String,
+    /// The host of the pool that measures it (builds stay on this machine).
+    pub host: PoolHost,
 }
 
 /// Builds and measures one job. `cancelled` turns true when the job was
 /// cancelled while it runs; a runner checks it between steps and stops.
-pub trait Runner: Send {
+pub trait Runner: Send + Sync {
     fn run(&self, work: &Work, cancelled: &dyn Fn() -> bool) -> Result<Comparison>;
 }
 
@@ -55,14 +59,14 @@ pub const TEST_RUNNER_ENV: &str = "GOBENCH_SERVE_TEST_RUNNER";
 pub const TEST_RUNNER_LOG_ENV: &str = "GOBENCH_SERVE_TEST_RUNNER_LOG";
 
 /// The runner this process uses.
-pub fn select(paths: &Paths) -> Result<Box<dyn Runner>> {
+pub fn select(paths: &Paths) -> Result<Arc<dyn Runner>> {
     match std::env::var(TEST_RUNNER_ENV) {
         Ok(secs) => {
             let secs: f64 = secs.parse().with_context(|| format!("${TEST_RUNNER_ENV} must be a number of seconds, got {secs:?}"))?;
             eprintln!("serve: jobs run on the test double (${TEST_RUNNER_ENV}={secs}), not the measuring pipeline");
-            Ok(Box::new(TestDouble { duration: Duration::from_secs_f64(secs), log: std::env::var_os(TEST_RUNNER_LOG_ENV).map(Into::into) }))
+            Ok(Arc::new(TestDouble { duration: Duration::from_secs_f64(secs), log: std::env::var_os(TEST_RUNNER_LOG_ENV).map(Into::into) }))
         }
-        Err(_) => Ok(Box::new(Pipeline { paths: paths.clone() })),
+        Err(_) => Ok(Arc::new(Pipeline { paths: paths.clone() })),
     }
 }
 
@@ -103,19 +107,35 @@ fn measure_job(paths: &Paths, work: &Work, cancel: &Cancel) -> Result<Comparison
     cancel.check()?;
 
     let dir = paths.results.join(results::invocation_dir(&crate::run::rfc3339(SystemTime::now())));
-    let (host, toolkit) = (host::describe()?, host::toolkit(&sh));
+    let (here, toolkit) = (host::describe()?, host::toolkit(&sh));
     let mut cells = Vec::new();
     for (name, side) in [("baseline", baseline.as_ref()), ("candidate", Some(&candidate))] {
         let Some(side) = side else { continue };
-        let (cell, spec, doc) = pipeline::start_cell(&sh, &config, bench, side, &host, &toolkit)?;
+        let (cell, spec, doc) = pipeline::start_cell(&sh, &config, bench, side, &here, &toolkit)?;
         // Both sides of a workload job have the same cell: the file names tell them apart.
         let path = Some(dir.join(results::file_name(&format!("{}.job-{}-{name}", cell.id(), work.job))));
         cells.push(CellRuns { label: format!("{name} {}", cell.id()), spec, doc, path });
     }
+    let facts = pool::ready(&work.host, &cells).map_err(|e| HostLost { reason: format!("{e:#}") })?;
+    for c in &mut cells {
+        c.doc.host = facts.clone();
+    }
     // Candidate and baseline are one pair, in a balanced order seeded by the job.
     let groups = vec![(0..cells.len()).collect::<Vec<_>>()];
     let rounds = pipeline::Rounds { first: vec![bench.runs], until_decided: None, decide_on: None, seed: work.job };
-    pipeline::measure_pairs(&sh, cancel, &mut cells, &groups, &rounds)?;
+    let measured = pipeline::measure_pairs(&podman::shell_at(&work.host.connection)?, cancel, &mut cells, &groups, &rounds);
+    if let Err(e) = measured {
+        if e.downcast_ref::<HostLost>().is_some() {
+            // The runs so far stay in the repository, apart from the history.
+            let name = work.host.display();
+            for c in &mut cells {
+                pool::abandon(c, &name, &format!("{e:#}"))?;
+            }
+            let files: Vec<PathBuf> = cells.iter().flat_map(|c| c.written_files()).filter(|p| p.exists()).collect();
+            git::commit_files(&sh, &paths.root, &files, &format!("results: serve job {}, abandoned on lost host `{name}`\n", work.job))?;
+        }
+        return Err(e);
+    }
     cancel.check()?;
 
     let files: Vec<PathBuf> = cells.iter().filter_map(|c| c.path.clone()).filter(|p| p.exists()).collect();
