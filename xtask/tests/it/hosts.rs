@@ -16,13 +16,13 @@ use crate::support::{fake_project, gobench_containers, image_id, podman, workspa
 
 /// The service of the second host; dropping it kills the service and
 /// unmounts what its storage left mounted.
-struct SecondHost {
-    child: Child,
+pub(crate) struct SecondHost {
+    pub(crate) child: Child,
     dir: tempfile::TempDir,
 }
 
 impl SecondHost {
-    fn start() -> SecondHost {
+    pub(crate) fn start() -> SecondHost {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let child = Command::new("podman")
@@ -46,7 +46,7 @@ impl SecondHost {
         host
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("unix://{}", self.dir.path().join("sock").display())
     }
 
@@ -137,7 +137,7 @@ fn an_image_reaches_a_second_host_by_content_address_with_the_same_id() {
 
 /// Every result document under `dir` (abandoned ones included), with its
 /// path relative to `dir`.
-fn docs_under(dir: &Path) -> Vec<(String, ResultDoc)> {
+pub(crate) fn docs_under(dir: &Path) -> Vec<(String, ResultDoc)> {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
@@ -153,6 +153,26 @@ fn docs_under(dir: &Path) -> Vec<(String, ResultDoc)> {
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// Kills the second host's service (SIGKILL) as soon as a result document
+/// under `results` that is not in `before` has a run on host `second`.
+pub(crate) fn kill_after_first_run(second: &SecondHost, results: &Path, before: Vec<String>) -> std::thread::JoinHandle<()> {
+    let (pid, results) = (second.child.id(), results.to_path_buf());
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let ran_there = docs_under(&results)
+                .into_iter()
+                .any(|(p, d)| !before.contains(&p) && d.host.entry.as_deref() == Some("second") && !d.runs.is_empty());
+            if ran_there {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the second host never ran a run");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+    })
 }
 
 /// The host entry each comparison group (benchmark) of `docs` ran on; one
@@ -194,25 +214,8 @@ fn a_matrix_splits_its_groups_across_two_hosts_and_a_lost_hosts_group_runs_again
 
     // The second host dies after its group's first run: the group starts
     // again on `here`; what ran on `second` is kept apart, not aggregated.
-    let pid = second.child.id();
-    let watch = {
-        let results = results.clone();
-        let before: Vec<String> = first.iter().map(|(p, _)| p.clone()).collect();
-        std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(300);
-            loop {
-                let ran_there = docs_under(&results)
-                    .into_iter()
-                    .any(|(p, d)| !before.contains(&p) && d.host.entry.as_deref() == Some("second") && !d.runs.is_empty());
-                if ran_there {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "the second host never ran a run");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
-        })
-    };
+    let before: Vec<String> = first.iter().map(|(p, _)| p.clone()).collect();
+    let watch = kill_after_first_run(&second, &results, before);
     let out = p.xtask(&["bench", "--matrix", "--no-upload"]);
     watch.join().unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

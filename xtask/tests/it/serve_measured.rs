@@ -212,3 +212,39 @@ fn a_pr_on_a_real_go_toolchain_is_measured_paired_against_the_real_master_image(
     assert!(page.contains("BenchmarkQuote") && page.contains(", 3 pairs"), "{page}");
     assert_eq!(run_containers(s.pid().unwrap()), Vec::<String>::new(), "no container left");
 }
+
+#[test]
+fn serve_runs_one_job_per_host_and_a_job_whose_host_dies_goes_to_the_other() {
+    let second = crate::hosts::SecondHost::start();
+    let mut s = measuring_service(4500, 2, 2);
+    s.project.edit_config(|t| t + &format!("[[host]]\nname = \"here\"\n[[host]]\nname = \"second\"\nconnection = \"{}\"\n", second.url()));
+    commit_all(s.project.path(), "two hosts", "2026-04-01T00:00:00Z");
+    s.start();
+    let results = s.project.path().join("results");
+    let watch = crate::hosts::kill_after_first_run(&second, &results, Vec::new());
+    assert_eq!(s.cli(&["job", "submit", "--go", "master"]), "queued job 1\n");
+    assert_eq!(s.cli(&["job", "submit", "--go", "master"]), "queued job 2\n");
+    watch.join().unwrap();
+    let jobs = [s.wait_state_for(1, "done", JOB_LIMIT), s.wait_state_for(2, "done", JOB_LIMIT)];
+    let log = s.log();
+    assert!(log.contains("started on host `here`") && log.contains("started on host `second`"), "a job on each host:\n{log}");
+    let lost: Vec<&Value> = jobs.iter().filter(|j| j["attempts"] == 2).collect();
+    assert_eq!(lost.len(), 1, "one job lost its host and ran again: {jobs:#?}\n{log}");
+    let id = lost[0]["id"].as_u64().unwrap();
+    assert!(log.contains(&format!("serve: job {id} queued")), "{log}");
+    assert!(log.contains("host `second` does not answer"), "its worker waits for it:\n{log}");
+    for job in &jobs {
+        for f in job["comparison"]["files"].as_array().unwrap() {
+            let d = doc(&s, f.as_str().unwrap());
+            let want = if job["id"].as_u64() == Some(id) { "here" } else { d["host"]["entry"].as_str().unwrap() };
+            assert_eq!(d["host"]["entry"], want, "the rerun ran on `here`: {f}");
+            assert!(d.get("abandoned").is_none(), "{f}");
+        }
+    }
+    let abandoned: Vec<_> = crate::hosts::docs_under(&results).into_iter().filter(|(_, d)| d.abandoned.is_some()).collect();
+    assert_eq!(abandoned.len(), 1, "the lost attempt's document is kept apart: {abandoned:?}");
+    assert!(abandoned[0].0.contains("/abandoned/second/") && !abandoned[0].1.runs.is_empty(), "{abandoned:?}");
+    let commits = git(s.project.path(), &["log", "--format=%s"], "2026-04-03T00:00:00Z");
+    assert!(commits.contains(&format!("results: serve job {id}, abandoned on lost host `second`")), "{commits}");
+    drop(second);
+}
