@@ -88,7 +88,10 @@ pub fn run(
                     std::thread::Builder::new()
                         .name(format!("host-{}", host.display()))
                         .spawn_scoped(scope, move || {
-                            let outcome = run_group(host, &mut group, &rounds, cancel);
+                            // A panic must still report, or the loop would wait for it forever.
+                            let outcome =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_group(host, &mut group, &rounds, cancel)))
+                                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the thread of host `{}` panicked", host.display())));
                             let _ = tx.send((h, g, group, outcome));
                         })
                         .context("starting a host's thread")?;
