@@ -212,6 +212,18 @@ fn a_matrix_splits_its_groups_across_two_hosts_and_a_lost_hosts_group_runs_again
     assert_eq!(there.trim(), on_second.1.provenance.image.id, "the image reached the second host by content address");
     assert!(second.podman(&["ps", "--all", "--quiet"]).stdout.is_empty(), "no container left on the second host");
 
+    // doctor --hosts checks each host through its connection: the second
+    // has podman, runc and its own storage, but no base image of its own.
+    let out = p.xtask(&["doctor", "--hosts"]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    let second_part = report.split("host `second`").nth(1).unwrap_or_default();
+    assert!(!out.status.success(), "{report}");
+    assert!(report.contains("host `here`") && second_part.contains("ok    runtime    runc"), "{report}");
+    assert!(second_part.contains(&format!("ok    storage    {}", second.root().display())), "{report}");
+    assert!(second_part.contains("FAIL  base") && second_part.contains("is missing"), "{report}");
+    let here_part = report.split("host `here`").nth(1).unwrap_or_default().split("host `second`").next().unwrap_or_default();
+    assert!(!here_part.contains("FAIL"), "this machine passes: {report}");
+
     // The second host dies after its group's first run: the group starts
     // again on `here`; what ran on `second` is kept apart, not aggregated.
     let before: Vec<String> = first.iter().map(|(p, _)| p.clone()).collect();
