@@ -16,6 +16,7 @@ pub mod fsyncprobe;
 mod golden;
 pub mod goversion;
 pub mod hash;
+pub mod hostload;
 pub mod hosts;
 pub mod job;
 pub mod ledger;

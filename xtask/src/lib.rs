@@ -31,4 +31,5 @@ pub mod reproduce;
 pub mod run;
 pub mod select;
 pub mod serve;
+pub mod settle;
 pub mod upload;

@@ -116,7 +116,7 @@ pub(crate) fn unique_name(role: &str) -> String {
 pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput> {
     cancel.check()?;
     let mut guard = Containers { names: Vec::new(), volumes: Vec::new() };
-    let monitor = monitor::start(sh, MONITOR_INTERVAL, Vec::new())?;
+    let monitor = if spec.settling.sampler { monitor::start(sh, MONITOR_INTERVAL, Vec::new())? } else { monitor::off() };
     let started = SystemTime::now();
     let server = match spec.protocol() {
         Protocol::EtcdPair => {
@@ -327,8 +327,9 @@ fn tail(s: &str, max: usize) -> String {
 /// Profiles of a profiled run are written beside the document `doc` (or
 /// into the current directory for `cargo xtask run`) and named in the run.
 pub fn record(sh: &Shell, spec: &RunSpec, index: u32, doc: Option<&Path>, cancel: &Cancel) -> Recorded {
+    let mut activity = crate::settle::before_run(sh, spec, cancel);
     let started = SystemTime::now();
-    let mut activity = host_activity();
+    activity.extend(host_activity());
     let mut profiles = Vec::new();
     let outcome = match run_once(sh, spec, cancel) {
         Ok(out) => {
@@ -417,6 +418,11 @@ impl flags::Run {
             server_cpus: self.server_cpus,
             client_cpus: self.client_cpus,
             profile_secs: self.profile,
+            settling: gobench_core::spec::Settling {
+                warmup_runs: self.warmup_runs,
+                sampler: !self.no_sampler,
+                wait_idle_below_pct: self.wait_idle_below,
+            },
         }
     }
 }
