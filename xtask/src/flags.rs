@@ -42,6 +42,8 @@ pub enum Cmd {
     Compare(crate::compare::Args),
     Detect(crate::detect::Args),
     Noise(crate::noise::Args),
+    NoiseReport(crate::noise_report::Args),
+    DetectPower(crate::detect_power::Args),
     Report(crate::report::Args),
     Export(crate::export::Args),
     Upload(crate::upload::Upload),
