@@ -29,14 +29,23 @@ pub fn before_run(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Vec<String> {
             Err(e) => notes.push(format!("no wait for an idle host: {e:#}")),
         }
     }
+    // On the line of the run that `measure` has begun ("[3/40] A run 2: ").
+    for note in &notes {
+        eprint!("{note}; ");
+    }
     // A warm-up is a run of its own, unprofiled: its profile would only be thrown away.
     let warm = RunSpec { profile_secs: None, ..spec.clone() };
     for i in 0..spec.settling.warmup_runs {
         if cancel.is_cancelled() {
             break;
         }
-        if let Err(e) = run::run_once(sh, &warm, cancel) {
-            notes.push(format!("warm-up run {} failed: {e:#}", i + 1));
+        let t = Instant::now();
+        match run::run_once(sh, &warm, cancel) {
+            Ok(_) => eprint!("warm-up {:.1} s, ", t.elapsed().as_secs_f64()),
+            Err(e) => {
+                eprint!("warm-up failed, ");
+                notes.push(format!("warm-up run {} failed: {e:#}", i + 1));
+            }
         }
     }
     notes
