@@ -39,7 +39,10 @@ pub fn noise_table(aa: &AaDoc, merge: usize, cfg: &NoiseConfig) -> String {
     let _ = writeln!(out, "|---|---|---|---|");
     for (name, m) in metrics(aa, merge) {
         let (a, b) = m.sides();
-        let Some(f) = noise_floor(&a, &b, cfg) else { continue };
+        let Some(f) = noise_floor(&a, &b, cfg) else {
+            let _ = writeln!(out, "| {name} | no floor from {} pair(s): it needs 2 or more, all values positive | | |", m.pairs.len());
+            continue;
+        };
         let widths: Vec<String> = f.sizes.iter().map(|s| format!("{} / {}", pct(s.paired_ci_width), pct(s.unpaired_ci_width))).collect();
         let detects: Vec<String> = f.sizes.iter().map(|s| format!("{} / {}", pct(s.unpaired_detects), pct(s.paired_detects))).collect();
         let _ = writeln!(
@@ -128,9 +131,14 @@ mod tests {
     #[test]
     fn noise_table_as_measured_and_merged() {
         let cfg = NoiseConfig { resamples: 100, ..NoiseConfig::default() };
-        let text = noise_table(&doc(), 1, &cfg) + "\n" + &noise_table(&doc(), 3, &NoiseConfig { sizes: vec![5, 10], ..cfg });
+        let text = noise_table(&doc(), 1, &cfg)
+            + "\n"
+            + &noise_table(&doc(), 3, &NoiseConfig { sizes: vec![5, 10], ..cfg.clone() })
+            + "\n"
+            + &noise_table(&doc(), 20, &cfg);
         golden("aa/noise-table.md", &text);
         assert!(text.contains("30 valid pairs") && text.contains("3 consecutive pairs merged"), "{text}");
+        assert!(text.contains("| BenchmarkX ns/op | no floor from 1 pair(s)"), "{text}");
     }
 
     #[test]

@@ -17,22 +17,22 @@ fn noise_saves_settled_pairs_that_report_and_power_read_back() {
     let file = p.path().join("aa/fake.json");
     let run = ["--kind", "go-std", "--image", &tag, "--package", "strconv"];
     let settled = ["--warmup-runs", "1", "--no-sampler", "--wait-idle-below", "100"];
-    let save = ["--pairs", "2", "--save", file.to_str().unwrap(), "--", "-test.bench=."];
+    let save = ["--pairs", "4", "--save", file.to_str().unwrap(), "--", "-test.bench=."];
     let out = p.xtask(&[&["noise"][..], &run, &settled, &save].concat());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    // A warm-up before each of the 4 runs, said on the run's line.
-    assert_eq!(stderr.lines().filter(|l| l.contains(" run ") && l.contains(": warm-up ")).count(), 4, "{stderr}");
+    // A warm-up before each of the 8 runs, said on the run's line.
+    assert_eq!(stderr.lines().filter(|l| l.contains(" run ") && l.contains(": warm-up ")).count(), 8, "{stderr}");
 
     let saved = aa::parse(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(saved.spec.settling, Settling { warmup_runs: 1, sampler: false, wait_idle_below_pct: Some(100) });
-    assert_eq!((saved.pairs_requested, saved.order.len(), saved.seed), (2, 2, 1));
+    assert_eq!((saved.pairs_requested, saved.order.len(), saved.seed), (4, 4, 1));
     assert_eq!(saved.command.last().map(String::as_str), Some("-test.bench=."));
     let ns = &saved.metrics["BenchmarkFake ns/op"];
-    assert_eq!(ns.pairs.len(), 2);
+    assert_eq!(ns.pairs.len(), 4);
     assert!(ns.pool().iter().all(|v| (117.0..=145.0).contains(v)), "{ns:?}");
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("2 valid pairs") && table.contains("| BenchmarkFake ns/op | "), "{table}");
+    assert!(table.contains("4 valid pairs") && table.contains("| BenchmarkFake ns/op | "), "{table}");
 
     let merged = p.ok(&["noise-report", file.to_str().unwrap(), "--merge", "2"]);
     assert!(merged.contains("each 2 consecutive pairs merged") && merged.contains("| BenchmarkFake ns/op | "), "{merged}");
