@@ -126,6 +126,46 @@ impl AaMetric {
     }
 }
 
+/// Several A/A measurements of one spec on one host as one: their pairs in
+/// the given order, each document's repetitions numbered after the previous
+/// ones', the orders concatenated, the seed the first's. Measurements of
+/// different specs (another setting, another image) or hosts are refused:
+/// their noise is not one noise.
+pub fn concat(docs: &[AaDoc]) -> Result<AaDoc, String> {
+    let (first, rest) = docs.split_first().ok_or("no A/A document to combine")?;
+    let mut out = first.clone();
+    for (i, d) in rest.iter().enumerate() {
+        if d.spec != first.spec || d.host.name != first.host.name {
+            return Err(format!(
+                "A/A document {} was measured with another spec or on another host than the first (`{}` on {} against `{}` on {})",
+                i + 2,
+                d.command.join(" "),
+                d.host.name,
+                first.command.join(" "),
+                first.host.name
+            ));
+        }
+        let offset = repetitions(&out);
+        for (name, m) in &d.metrics {
+            let pairs = m.pairs.iter().map(|p| AaPair { index: p.index + offset, ..*p });
+            out.metrics.entry(name.clone()).or_insert_with(|| AaMetric { pairs: Vec::new(), ..m.clone() }).pairs.extend(pairs);
+        }
+        out.order.extend(&d.order);
+        out.dropped.extend(d.dropped.iter().map(|r| r + offset));
+        out.pairs_requested += d.pairs_requested;
+        out.started = out.started.clone().min(d.started.clone());
+        out.ended = out.ended.clone().max(d.ended.clone());
+    }
+    Ok(out)
+}
+
+/// Repetitions a document ran: one past its highest pair index (a pair
+/// lost to an invalid run still took its repetition).
+fn repetitions(d: &AaDoc) -> u32 {
+    let highest = d.metrics.values().flat_map(|m| m.pairs.iter().map(|p| p.index + 1)).chain(d.dropped.iter().map(|r| r + 1)).max();
+    highest.unwrap_or(0).max(d.order.len() as u32)
+}
+
 /// Reads an A/A document of any version so far.
 pub fn parse(text: &str) -> Result<AaDoc, String> {
     #[derive(Deserialize)]

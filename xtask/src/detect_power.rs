@@ -24,8 +24,10 @@ use gobench_core::detect::power::PowerConfig;
 /// one session's runs: drift between days is not in it.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The A/A file (`urn:gobench:aa:1`).
-    pub file: PathBuf,
+    /// The A/A file (`urn:gobench:aa:1`); several files of one spec and host
+    /// are pooled.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
     /// Histories per step.
     #[arg(long, value_name = "N", default_value_t = PowerConfig::default().histories)]
     pub histories: usize,
@@ -51,10 +53,10 @@ pub struct Args {
 
 impl Args {
     pub fn run(self) -> Result<()> {
-        let Args { file, histories, length, step_at, runs_per_point, steps, tolerance, seed } = self;
+        let Args { files, histories, length, step_at, runs_per_point, steps, tolerance, seed } = self;
         anyhow::ensure!(step_at < length, "--step-at {step_at} must be a point of the history (below --length {length})");
         anyhow::ensure!(runs_per_point > 0, "--runs-per-point must be at least 1");
-        let aa = crate::aa_file::read(&file)?;
+        let aa = crate::aa_file::read_all(&files)?;
         let steps = steps.iter().map(|s| s / 100.0).collect();
         let cfg = PowerConfig { seed, histories, length, step_at, runs_per_point, steps, tolerance };
         print!("{}", power_table(&aa, &power_detectors(), &cfg));

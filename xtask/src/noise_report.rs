@@ -15,8 +15,10 @@ use gobench_core::stats::NoiseConfig;
 /// give, to hold against one run of `-test.count=N` at the same cost.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The A/A file (`urn:gobench:aa:1`).
-    pub file: PathBuf,
+    /// The A/A file (`urn:gobench:aa:1`); several files of one spec and host
+    /// are taken as one measurement, their pairs in the order given.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
     /// Merge each N consecutive pairs into one.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub merge: u64,
@@ -30,8 +32,8 @@ pub struct Args {
 
 impl Args {
     pub fn run(self) -> Result<()> {
-        let Args { file, merge, seed, sizes } = self;
-        let aa = crate::aa_file::read(&file)?;
+        let Args { files, merge, seed, sizes } = self;
+        let aa = crate::aa_file::read_all(&files)?;
         let cfg = NoiseConfig { seed: seed.unwrap_or(aa.seed), sizes, ..NoiseConfig::default() };
         print!("{}", noise_table(&aa, merge as usize, &cfg));
         Ok(())

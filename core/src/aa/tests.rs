@@ -115,3 +115,23 @@ fn merging_pairs_takes_each_sides_median_of_a_group() {
     }
     assert!(m.merged(6).pairs.is_empty());
 }
+
+#[test]
+fn measurements_of_one_spec_combine_and_others_are_refused() {
+    let one = measured();
+    let both = concat(&[one.clone(), one.clone()]).unwrap();
+    let ns = &both.metrics["BenchmarkX ns/op"];
+    let indices: Vec<u32> = ns.pairs.iter().map(|p| p.index).collect();
+    // The first ran repetitions 0..4 (1 lost); the second's follow them.
+    assert_eq!(indices, [0, 2, 3, 4, 6, 7]);
+    assert_eq!(ns.pool().len(), 12);
+    assert_eq!((both.order.len(), both.pairs_requested, &both.started, &both.ended), (8, 8, &one.started, &one.ended));
+    assert_eq!(concat(std::slice::from_ref(&one)).unwrap(), one);
+    let mut other = one.clone();
+    other.spec.settling.sampler = false;
+    assert!(concat(&[one.clone(), other]).unwrap_err().contains("another spec"));
+    let mut elsewhere = one.clone();
+    elsewhere.host.name = "bench-2".into();
+    assert!(concat(&[one, elsewhere]).unwrap_err().contains("another host"));
+    assert!(concat(&[]).is_err());
+}
