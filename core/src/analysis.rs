@@ -10,11 +10,13 @@
 //! - [`export`]: Go benchmark format (what `benchstat` reads) and CSV.
 //! - [`profiles`]: the pprof files and arguments of `compare --profiles`.
 //! - [`report`]: the static HTML report with inline SVG plots.
+//! - [`aa`]: the noise-floor and detection-power tables of an A/A document.
 //!
 //! Architecture invariant: no I/O. Documents come in as [`Loaded`] (a
 //! document and the path it was read from); the current time, when needed, is
 //! an argument.
 
+pub mod aa;
 pub mod changes;
 pub mod compare;
 pub mod export;

@@ -266,6 +266,25 @@ pub struct RunSettings {
     /// or a fresh podman `volume`.
     #[serde(default)]
     pub data_dir: DataDir,
+    /// Discarded runs before each measured run (see [`crate::spec::Settling`]).
+    #[serde(default)]
+    pub warmup_runs: u32,
+    /// `false` turns the 0.5 s sampler off during runs.
+    #[serde(default)]
+    pub sampler: Option<bool>,
+    /// Wait before each run until the CPUs are busy less than this percentage.
+    pub wait_idle_below_pct: Option<Spanned<u32>>,
+}
+
+impl RunSettings {
+    /// The settling every run of these pins uses.
+    pub fn settling(&self) -> crate::spec::Settling {
+        crate::spec::Settling {
+            warmup_runs: self.warmup_runs,
+            sampler: self.sampler.unwrap_or(true),
+            wait_idle_below_pct: self.wait_idle_below_pct.as_ref().map(|p| *p.get_ref()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -509,6 +528,9 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             ));
         }
     }
+    if let Some(pct) = c.run.wait_idle_below_pct.as_ref().filter(|p| !(1..=100).contains(p.get_ref())) {
+        return Err((pct.span(), format!("`wait_idle_below_pct` is a percentage of CPU time, 1 to 100, got {}", pct.get_ref())));
+    }
     for value in [&c.modules.goproxy, &c.modules.goflags, &c.modules.gonosumdb].into_iter().flatten() {
         check(value, refname::check_env_value)?;
     }
@@ -734,6 +756,20 @@ pub(crate) mod tests {
         for (text, want) in table {
             let e = with(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn run_settling_defaults_and_errors() {
+        let with =
+            |lines: &str| parse("toolchains.toml", &SHIPPED.replace("data_dir = \"tmpfs\"\n", &format!("data_dir = \"tmpfs\"\n{lines}")));
+        assert_eq!(with("").unwrap().run.settling(), crate::spec::Settling::default());
+        let s = with("warmup_runs = 2\nsampler = false\nwait_idle_below_pct = 10\n").unwrap().run.settling();
+        assert_eq!((s.warmup_runs, s.sampler, s.wait_idle_below_pct), (2, false, Some(10)));
+        for bad in ["wait_idle_below_pct = 0\n", "wait_idle_below_pct = 101\n"] {
+            let e = with(bad).unwrap_err();
+            assert!(e.message.contains("1 to 100"), "{bad}: {e}");
+            assert_eq!(SHIPPED.lines().nth(e.line - 2), Some("data_dir = \"tmpfs\""), "{bad}: {e}");
         }
     }
 

@@ -4,12 +4,15 @@
 //!
 //! Both report every change with a [`Verdict`] that honours the metric's
 //! [`Direction`]: a drop in rps is a regression, a drop in latency an improvement.
+//! [`power`] measures how often each finds a step in histories resampled
+//! from a host's measured A/A noise.
 
 use serde::{Deserialize, Serialize};
 
 use crate::stats::{Direction, Verdict};
 
 mod edivisive;
+pub mod power;
 
 pub use edivisive::{e_divisive, ChangePoint, EDivisive};
 

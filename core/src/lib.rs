@@ -5,6 +5,7 @@
 //! socket, reads the clock or touches the file system outside tests. The
 //! `xtask` crate is the shell that does those things and feeds the results in.
 
+pub mod aa;
 pub mod analysis;
 pub mod bisect;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod fsyncprobe;
 mod golden;
 pub mod goversion;
 pub mod hash;
+pub mod hostload;
 pub mod hosts;
 pub mod job;
 pub mod ledger;

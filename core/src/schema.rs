@@ -320,6 +320,7 @@ pub struct Quantile {
 /// System metrics sampled during a run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Monitoring {
+    /// 0 when the run's spec turned the sampler off (no samples then).
     pub interval_secs: f64,
     pub samples: Vec<Sample>,
     /// Peak memory by container role, read from the container's cgroup

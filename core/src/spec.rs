@@ -52,6 +52,50 @@ pub struct RunSpec {
     /// `-test.memprofile`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_secs: Option<u64>,
+    /// What the runner does against the host's noise (issue 16, item 5).
+    #[serde(flatten)]
+    pub settling: Settling,
+}
+
+/// What a run does against the host's noise besides CPU pinning, recorded
+/// so that a result says how it was measured. The defaults are what runs
+/// did before these settings existed (and serialise as nothing, so older
+/// documents read back unchanged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settling {
+    /// Runs in fresh containers right before each measured run, discarded:
+    /// they warm the page cache, the CPU's clock and the scheduler the way
+    /// the measured run will find them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warmup_runs: u32,
+    /// The 0.5 s sampler of host and container counters during the run;
+    /// `false` leaves the run's `monitoring` without samples.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub sampler: bool,
+    /// Before each run (and its warm-ups), wait until the host's CPUs were
+    /// busy less than this percentage of one second, as
+    /// [`crate::hostload`] reads `/proc/stat`; at most
+    /// [`crate::hostload::MAX_WAIT_SECS`], then run anyway and say so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_idle_below_pct: Option<u32>,
+}
+
+impl Default for Settling {
+    fn default() -> Settling {
+        Settling { warmup_runs: 0, sampler: true, wait_idle_below_pct: None }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Where a profiled go-std test binary writes its profiles, by kind.
@@ -73,6 +117,7 @@ impl RunSpec {
             server_cpus: config.run.server_cpus.clone(),
             client_cpus: config.run.client_cpus.clone(),
             profile_secs: None,
+            settling: config.run.settling(),
         })
     }
 
@@ -129,6 +174,7 @@ mod tests {
             server_cpus: None,
             client_cpus: None,
             profile_secs: None,
+            settling: Settling::default(),
         }
     }
 
@@ -146,6 +192,19 @@ mod tests {
             RunSpec { profile_secs: Some(10), ..spec(&["put"]) }.client_command(),
             ["benchmark", "--endpoints=127.0.0.1:2379", "put"]
         );
+    }
+
+    #[test]
+    fn settling_is_recorded_only_when_it_is_not_the_default() {
+        let plain = serde_json::to_value(spec(&["put"])).unwrap();
+        for key in ["warmup_runs", "sampler", "wait_idle_below_pct", "settling"] {
+            assert!(plain.get(key).is_none(), "{key} in {plain}");
+        }
+        let settled = RunSpec { settling: Settling { warmup_runs: 1, sampler: false, wait_idle_below_pct: Some(10) }, ..spec(&["put"]) };
+        let json = serde_json::to_value(&settled).unwrap();
+        assert_eq!((&json["warmup_runs"], &json["sampler"], &json["wait_idle_below_pct"]), (&1.into(), &false.into(), &10.into()));
+        assert_eq!(serde_json::from_value::<RunSpec>(json).unwrap(), settled);
+        assert_eq!(serde_json::from_value::<RunSpec>(plain).unwrap(), spec(&["put"]));
     }
 
     #[test]

@@ -32,13 +32,13 @@ pub struct Args {
     pub model: Models,
     /// E-divisive: smallest relative change of the means, in percent, that
     /// is reported.
-    #[arg(long, default_value_t = 5.0, value_name = "PCT")]
+    #[arg(long, default_value_t = EDivisive::DETECT.min_magnitude * 100.0, value_name = "PCT")]
     pub min_magnitude: f64,
     /// E-divisive: significance threshold of the t-test.
-    #[arg(long, default_value_t = 0.001, value_name = "P")]
+    #[arg(long, default_value_t = EDivisive::DETECT.max_pvalue, value_name = "P")]
     pub max_pvalue: f64,
     /// E-divisive: sliding window length in points.
-    #[arg(long, default_value_t = 50, value_name = "N")]
+    #[arg(long, default_value_t = EDivisive::DETECT.window, value_name = "N")]
     pub edivisive_window: usize,
     /// Only report changes revealed by a run that started at or after this
     /// RFC 3339 time (e.g. the previous nightly check).

@@ -42,6 +42,8 @@ pub enum Cmd {
     Compare(crate::compare::Args),
     Detect(crate::detect::Args),
     Noise(crate::noise::Args),
+    NoiseReport(crate::noise_report::Args),
+    DetectPower(crate::detect_power::Args),
     Report(crate::report::Args),
     Export(crate::export::Args),
     Upload(crate::upload::Upload),
@@ -253,6 +255,18 @@ pub struct Run {
     /// profile at its end; go-std with `-test.cpuprofile` and `-test.memprofile`.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "10")]
     pub profile: Option<u64>,
+    /// Discarded runs, each in fresh containers, right before every measured run.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub warmup_runs: u32,
+    /// Do not sample host and container counters every 0.5 s during the run.
+    #[arg(long)]
+    pub no_sampler: bool,
+    /// Before every run, wait until the host's CPUs were busy less than PCT
+    /// percent over one second (user, nice, system, irq, softirq and steal
+    /// time in /proc/stat, all CPUs), for at most 120 s; a run that could not
+    /// wait for an idle host says so in its `host_activity`.
+    #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub wait_idle_below: Option<u32>,
     /// Arguments of the benchmark client or test binary.
     #[arg(last = true)]
     pub args: Vec<String>,

@@ -2,6 +2,7 @@
 //! `cargo xtask` (one module each) and the pipeline steps they combine, so
 //! that tests and the job service call the steps directly.
 
+pub mod aa_file;
 pub mod bench;
 pub mod bisect;
 pub mod build;
@@ -9,6 +10,7 @@ pub mod cancel;
 pub mod compare;
 pub mod demo;
 pub mod detect;
+pub mod detect_power;
 pub mod doctor;
 pub mod export;
 pub mod filelock;
@@ -22,6 +24,7 @@ pub mod merge;
 pub mod modules;
 pub mod monitor;
 pub mod noise;
+pub mod noise_report;
 pub mod paths;
 pub mod pipeline;
 pub mod plan;
@@ -32,4 +35,5 @@ pub mod reproduce;
 pub mod run;
 pub mod select;
 pub mod serve;
+pub mod settle;
 pub mod upload;

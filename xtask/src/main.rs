@@ -44,6 +44,8 @@ fn run(flags: flags::Xtask) -> anyhow::Result<u8> {
         flags::Cmd::Compare(cmd) => bad(cmd.run(&paths)),
         flags::Cmd::Detect(cmd) => bad(cmd.run(&paths)),
         flags::Cmd::Noise(cmd) => done(cmd.run()),
+        flags::Cmd::NoiseReport(cmd) => done(cmd.run()),
+        flags::Cmd::DetectPower(cmd) => done(cmd.run()),
         flags::Cmd::Report(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Export(cmd) => done(cmd.run(&paths)),
         flags::Cmd::Upload(cmd) => done(cmd.run(&sh, &paths)),

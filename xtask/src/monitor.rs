@@ -36,12 +36,22 @@ pub const PEAK_MEMORY_FILE: &str = "/sys/fs/cgroup/memory/memory.max_usage_in_by
 /// `/proc/diskstats` counts 512-byte sectors whatever the device's sector size.
 const SECTOR_BYTES: u64 = 512;
 
-/// A running sampler; `stop` it to get the samples.
+/// A running sampler, or none ([`off`]); `stop` it to get the samples.
 pub struct Monitor {
     interval: Duration,
+    sampling: Option<Sampling>,
+}
+
+struct Sampling {
     mounts: CgroupMounts,
     tx: mpsc::Sender<Msg>,
     thread: thread::JoinHandle<Vec<Sample>>,
+}
+
+/// A monitor that samples nothing, for a run whose spec turns the sampler
+/// off: its record has no samples and an interval of 0.
+pub fn off() -> Monitor {
+    Monitor { interval: Duration::ZERO, sampling: None }
 }
 
 enum Msg {
@@ -67,7 +77,7 @@ pub fn start(sh: &Shell, interval: Duration, containers: Vec<(String, String)>) 
         .name("gobench-monitor".into())
         .spawn(move || sampler.run(interval, rx))
         .context("starting the monitor thread")?;
-    let monitor = Monitor { interval, mounts, tx, thread };
+    let monitor = Monitor { interval, sampling: Some(Sampling { mounts, tx, thread }) };
     for (role, id) in containers {
         monitor.add_container(sh, &role, &id)?;
     }
@@ -79,9 +89,10 @@ impl Monitor {
     /// tick on. A container that is not running, or exits before the next
     /// tick, contributes nothing; an unknown container is an error.
     pub fn add_container(&self, sh: &Shell, role: &str, id: &str) -> Result<()> {
-        if let Some(watched) = watch(sh, &self.mounts, role, id)? {
+        let Some(s) = &self.sampling else { return Ok(()) };
+        if let Some(watched) = watch(sh, &s.mounts, role, id)? {
             // The thread only ends when `stop` consumes `self`.
-            self.tx.send(Msg::Add(watched)).expect("the monitor thread is running");
+            s.tx.send(Msg::Add(watched)).expect("the monitor thread is running");
         }
         Ok(())
     }
@@ -89,10 +100,15 @@ impl Monitor {
     /// Stops the sampler and returns every sample. A last, shorter interval is
     /// sampled if at least half an interval has passed since the last tick.
     pub fn stop(self) -> Monitoring {
-        let _ = self.tx.send(Msg::Stop);
-        let samples = match self.thread.join() {
-            Ok(samples) => samples,
-            Err(panic) => std::panic::resume_unwind(panic),
+        let samples = match self.sampling {
+            None => Vec::new(),
+            Some(s) => {
+                let _ = s.tx.send(Msg::Stop);
+                match s.thread.join() {
+                    Ok(samples) => samples,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
         };
         Monitoring { interval_secs: self.interval.as_secs_f64(), samples, ..Monitoring::default() }
     }
@@ -611,6 +627,16 @@ mod tests {
             }
             assert!(m.samples.iter().all(|s| s.host_mem_used_bytes > 0 && s.containers.is_empty()), "{m:#?}");
         }
+    }
+
+    #[test]
+    fn an_off_monitor_samples_nothing_and_looks_at_no_container() {
+        let monitor = off();
+        // Not even podman is asked: a name that exists nowhere is fine.
+        monitor.add_container(&shell(), "client", "gobench-no-such-container").unwrap();
+        thread::sleep(Duration::from_millis(600));
+        let m = monitor.stop();
+        assert_eq!((m.interval_secs, m.samples.len()), (0.0, 0), "{m:#?}");
     }
 
     #[test]

@@ -5,9 +5,14 @@
 //! smallest change the unpaired and the paired test detect at 90% power and
 //! 5% false alarms.
 
-use anyhow::Result;
-use gobench_core::{document, results, stats};
+use std::path::PathBuf;
 
+use anyhow::{Context, Result};
+use gobench_core::aa::AaDoc;
+use gobench_core::analysis::aa::noise_table;
+use gobench_core::{document, stats};
+
+use crate::paths::write_atomic;
 use crate::pipeline::{self, CellRuns, Rounds};
 use crate::{cancel, host, podman};
 
@@ -17,6 +22,10 @@ use crate::{cancel, host, podman};
 /// unpaired (Mann-Whitney) and paired (signed-rank) tests detect at 90%
 /// power and 5% false alarms, found by resampling the measured pairs with a
 /// synthetic shift.
+///
+/// `--save FILE` keeps the measured values (`urn:gobench:aa:1`: every valid
+/// pair per metric, the run spec and command, host facts, pairs and seed)
+/// for `noise-report` and `detect-power`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A/A pairs to run.
@@ -25,6 +34,9 @@ pub struct Args {
     /// Seed of the pair order and of the resampling.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Write the measured A/A values to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
     #[command(flatten)]
     pub run: crate::flags::Run,
 }
@@ -47,29 +59,13 @@ impl Args {
         let rounds = Rounds { first: vec![self.pairs], until_decided: None, decide_on: None, seed: self.seed };
         pipeline::measure_pairs(&sh, &cancel, &mut cells, &[vec![0, 1]], &rounds)?;
         cancel.check()?;
-        let pairs = results::valid_pairs(&cells[0].doc, &cells[1].doc);
-        let names: Vec<&String> = pairs.first().map(|(_, a, _)| a.values.keys().collect()).unwrap_or_default();
-        let cfg = stats::NoiseConfig { seed: self.seed, ..Default::default() };
-        println!("A/A noise floor, {} valid pairs of `{}`", pairs.len(), spec.client_command().join(" "));
-        println!("| metric | pair ratio min..max (IQR) | CI width paired / unpaired n=5, 10, 20 | smallest change unpaired / paired n=5, 10, 20 |");
-        println!("|---|---|---|---|");
-        for name in names {
-            let (a, b): (Vec<f64>, Vec<f64>) =
-                pairs.iter().filter_map(|(_, ra, rb)| Some((*ra.values.get(name)?, *rb.values.get(name)?))).unzip();
-            let Some(f) = stats::noise_floor(&a, &b, &cfg) else { continue };
-            let pct = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0));
-            let widths: Vec<String> =
-                f.sizes.iter().map(|s| format!("{} / {}", pct(s.paired_ci_width), pct(s.unpaired_ci_width))).collect();
-            let detects: Vec<String> = f.sizes.iter().map(|s| format!("{} / {}", pct(s.unpaired_detects), pct(s.paired_detects))).collect();
-            println!(
-                "| {name} | {:.3}..{:.3} ({:.3}) | {} | {} |",
-                f.ratio_min,
-                f.ratio_max,
-                f.ratio_iqr,
-                widths.join(", "),
-                detects.join(", ")
-            );
+        let aa = AaDoc::from_docs(&spec, &cells[0].doc, &cells[1].doc, self.pairs, self.seed);
+        if let Some(path) = &self.save {
+            let text = serde_json::to_string_pretty(&aa).context("serialising the A/A values")? + "\n";
+            write_atomic(path, text.as_bytes())?;
+            eprintln!("A/A values written to {}", path.display());
         }
+        print!("{}", noise_table(&aa, 1, &stats::NoiseConfig { seed: self.seed, ..Default::default() }));
         Ok(())
     }
 }

@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// E-divisive magnitude floor in percent, as in `detect`.
-    #[arg(long, default_value_t = 5.0, value_name = "PCT")]
+    #[arg(long, default_value_t = gobench_core::detect::EDivisive::DETECT.min_magnitude * 100.0, value_name = "PCT")]
     pub min_magnitude: f64,
     /// The time the watchdog measures ages from, RFC 3339 (default: now).
     #[arg(long, value_name = "TIME")]
@@ -36,8 +36,8 @@ impl Args {
         let cfg = crate::detect::Args {
             model: crate::detect::Models::Both,
             min_magnitude,
-            max_pvalue: 0.001,
-            edivisive_window: 50,
+            max_pvalue: gobench_core::detect::EDivisive::DETECT.max_pvalue,
+            edivisive_window: gobench_core::detect::EDivisive::DETECT.window,
             since: None,
             now,
             json: false,

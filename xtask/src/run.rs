@@ -121,11 +121,11 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
     let mut guard = Containers { host: host.clone(), names: Vec::new(), volumes: Vec::new() };
     // The sampler reads this machine's /proc and cgroup files: they only
     // describe containers of a host on this machine.
-    let monitor = match host.same_machine() {
-        true => Some(monitor::start(sh, MONITOR_INTERVAL, Vec::new())?),
-        false => None,
+    let monitor = match spec.settling.sampler && host.same_machine() {
+        true => monitor::start(sh, MONITOR_INTERVAL, Vec::new())?,
+        false => monitor::off(),
     };
-    let watch = |role: &str, name: &str| monitor.as_ref().map_or(Ok(()), |m| m.add_container(sh, role, name));
+    let watch = |role: &str, name: &str| monitor.add_container(sh, role, name);
     let started = SystemTime::now();
     let server = match spec.protocol() {
         Protocol::EtcdPair => {
@@ -164,14 +164,10 @@ pub fn run_once(sh: &Shell, spec: &RunSpec, cancel: &Cancel) -> Result<RunOutput
 
     let exit = wait_for(&host, &client, spec.timeout(), cancel)?;
     let ended = SystemTime::now();
-    let mut monitoring = match monitor {
-        Some(m) => m.stop(),
-        None => Monitoring {
-            interval_secs: MONITOR_INTERVAL.as_secs_f64(),
-            unavailable: Some("the host is reached over podman's API, not on this machine; only peak memory is read".into()),
-            ..Monitoring::default()
-        },
-    };
+    let mut monitoring = monitor.stop();
+    if !host.same_machine() {
+        monitoring.unavailable = Some("the host is reached over podman's API, not on this machine; only peak memory is read".into());
+    }
     if let Some(server) = &server {
         if let Ok(peak) = monitor::peak_memory(sh, server) {
             monitoring.peak_memory_bytes.insert("server".to_string(), peak);
@@ -351,9 +347,10 @@ fn tail(s: &str, max: usize) -> String {
 /// Profiles of a profiled run are written beside the document `doc` (or
 /// into the current directory for `cargo xtask run`) and named in the run.
 pub fn record(sh: &Shell, spec: &RunSpec, index: u32, doc: Option<&Path>, cancel: &Cancel) -> Recorded {
+    let mut activity = crate::settle::before_run(sh, spec, cancel);
     let started = SystemTime::now();
     let host = podman::host_of(sh);
-    let mut activity = host_activity(&host);
+    activity.extend(host_activity(&host));
     let mut profiles = Vec::new();
     let outcome = match run_once(sh, spec, cancel) {
         Ok(out) => {
@@ -446,6 +443,11 @@ impl flags::Run {
             server_cpus: self.server_cpus,
             client_cpus: self.client_cpus,
             profile_secs: self.profile,
+            settling: gobench_core::spec::Settling {
+                warmup_runs: self.warmup_runs,
+                sampler: !self.no_sampler,
+                wait_idle_below_pct: self.wait_idle_below,
+            },
         }
     }
 }

@@ -24,6 +24,12 @@ pub struct EDivisive {
     pub min_magnitude: f64,
 }
 
+impl EDivisive {
+    /// What `cargo xtask detect` and `report` use unless told otherwise:
+    /// Otava's window and p-value, and a 5% magnitude floor.
+    pub const DETECT: EDivisive = EDivisive { window: 50, max_pvalue: 0.001, min_magnitude: 0.05 };
+}
+
 impl Default for EDivisive {
     fn default() -> EDivisive {
         EDivisive { window: 50, max_pvalue: 0.001, min_magnitude: 0.0 }

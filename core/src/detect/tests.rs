@@ -307,3 +307,35 @@ fn horreum_parity_golden_vectors() {
         assert_eq!(bits(got), bits(want), "{series:?} {rule:?}: got {got:?}, Horreum {want:?}");
     }
 }
+
+/// The detectors the README's power table compares: Horreum's model as the
+/// seed configured it, and E-divisive as `detect` runs it.
+fn seed_and_ours() -> [power::Detector; 2] {
+    [power::Detector::Relative(RelativeDifference::default()), power::Detector::EDivisive(EDivisive::DETECT)]
+}
+
+#[test]
+fn power_on_gaussian_noise_grows_with_the_step_and_is_reproducible() {
+    // A pool of 40 runs with 3% Gaussian noise; points are medians of 5.
+    let pool = series(3, 40, usize::MAX, 0.0, 0.03);
+    let cfg = power::PowerConfig { histories: 60, steps: vec![0.01, 0.05, 0.10, 0.20], ..Default::default() };
+    let got = power::power(&pool, Direction::LowerIsBetter, &seed_and_ours(), &cfg);
+    assert_eq!(got, power::power(&pool, Direction::LowerIsBetter, &seed_and_ours(), &cfg));
+    let [horreum, ours] = [&got[0], &got[1]];
+    println!("3% Gaussian noise, medians of 5, 60 histories: {got:?}");
+    for p in [horreum, ours] {
+        let counts: Vec<usize> = p.detected.iter().map(|&(_, n)| n).collect();
+        assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{p:?}");
+        // A 20% step is 15 times the noise of a median of 5.
+        assert!(counts[3] >= 57, "{p:?}");
+        assert!(p.false_alarms <= 6, "{p:?}");
+    }
+    // A 1% step is below E-divisive's 5% floor and Horreum's 10% threshold.
+    assert!(horreum.detected[0].1 <= 3 && ours.detected[0].1 <= 3, "{got:?}");
+    // The same step in a rate is a drop, and is found as often.
+    let rate: Vec<f64> = pool.iter().map(|v| 1e4 / v).collect();
+    let got_rate = power::power(&rate, Direction::HigherIsBetter, &seed_and_ours(), &cfg);
+    assert!(got_rate[1].detected[3].1 >= 57, "{got_rate:?}");
+    let other = power::power(&pool, Direction::LowerIsBetter, &seed_and_ours(), &power::PowerConfig { seed: 2, ..cfg });
+    assert_ne!(other, got);
+}

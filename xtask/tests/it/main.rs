@@ -9,6 +9,7 @@ mod etcd_cell;
 mod go_module;
 mod horreum;
 mod hosts;
+mod noise;
 mod pins;
 mod pipeline;
 mod reproduce;
