@@ -339,3 +339,35 @@ fn power_on_gaussian_noise_grows_with_the_step_and_is_reproducible() {
     let other = power::power(&pool, Direction::LowerIsBetter, &seed_and_ours(), &power::PowerConfig { seed: 2, ..cfg });
     assert_ne!(other, got);
 }
+
+/// The measured A/A values of one metric in a committed fixture (`tests/fixtures/aa/`).
+fn measured(text: &str, metric: &str) -> (Vec<f64>, Direction) {
+    let aa = crate::aa::parse(text).expect("a committed A/A fixture");
+    let m = &aa.metrics[metric];
+    (aa.metrics[metric].pairs.iter().flat_map(|p| [p.a, p.b]).collect(), m.direction)
+}
+
+#[test]
+fn power_on_histories_resampled_from_measured_etcd_and_go_std_noise() {
+    let cfg = power::PowerConfig { histories: 100, ..Default::default() };
+    // Real etcd put throughput (20 A/A pairs): E-divisive as `detect` runs it
+    // finds a 10% drop in most histories and rarely alarms on none.
+    let (rps, dir) = measured(include_str!("../../../tests/fixtures/aa/etcd-put.json"), "rps");
+    assert_eq!((rps.len(), dir), (40, Direction::HigherIsBetter));
+    let got = power::power(&rps, dir, &seed_and_ours(), &cfg);
+    let [horreum, ours] = [&got[0], &got[1]];
+    println!("etcd put rps, measured A/A pool, 100 histories: {got:?}");
+    assert!(ours.false_alarms <= 10, "{ours:?}");
+    assert!(ours.detected[2].1 >= 90, "a 10% step: {ours:?}");
+    assert!(ours.detected[0].1 < ours.detected[2].1, "3% is harder than 10%: {ours:?}");
+    assert!(horreum.detected[2].1 < ours.detected[2].1, "the seed's rule misses 10% steps E-divisive finds: {got:?}");
+    // go-std strconv at 100ms (one session, pair ratios 0.7 to 1.8): the
+    // seed's 10% rule alarms on a large share of flat histories (all of them
+    // on the six sessions pooled, see the README), E-divisive on few.
+    let (quote, dir) = measured(include_str!("../../../tests/fixtures/aa/go-std-strconv/base1.json"), "BenchmarkAppendQuote ns/op");
+    assert_eq!(dir, Direction::LowerIsBetter);
+    let got = power::power(&quote, dir, &seed_and_ours(), &cfg);
+    println!("go-std AppendQuote, measured A/A pool, 100 histories: {got:?}");
+    assert!(got[0].false_alarms >= 25, "{:?}", got[0]);
+    assert!(got[1].false_alarms <= 10 && got[1].false_alarms * 3 < got[0].false_alarms, "{got:?}");
+}
