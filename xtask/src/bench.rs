@@ -120,10 +120,7 @@ pub fn bench(
     let pool = hosts::pool(&config.host);
     let ran = if let [host] = &pool[..] {
         // One host: every group interleaved on it.
-        let facts = pool::ready(host, &states)?;
-        for s in &mut states {
-            s.doc.host = facts.clone();
-        }
+        pool::ready(host, &mut states)?;
         let failure = pipeline::measure_pairs(&podman::shell_at(&host.connection)?, cancel, &mut states, &groups, &rounds).err();
         pool::Ran { cells: states, abandoned: Vec::new(), stranded: Vec::new(), failure }
     } else {

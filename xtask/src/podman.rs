@@ -73,14 +73,9 @@ pub fn ping(sh: &Shell) -> std::result::Result<(), String> {
     }
 }
 
+/// `image exists` on the shell's podman (a host's, through [`shell_at`]).
 pub fn image_exists(sh: &Shell, reference: &str) -> Result<bool> {
-    image_exists_at(sh, &[], reference)
-}
-
-/// `image exists` on the podman that `connection` (podman's global flags,
-/// `--url` or `--connection`; none for the local one) addresses.
-pub fn image_exists_at(sh: &Shell, connection: &[String], reference: &str) -> Result<bool> {
-    let out = cmd!(sh, "podman {connection...} image exists {reference}")
+    let out = cmd!(sh, "podman image exists {reference}")
         .quiet()
         .ignore_status()
         .output()
@@ -88,17 +83,9 @@ pub fn image_exists_at(sh: &Shell, connection: &[String], reference: &str) -> Re
     Ok(out.status.success())
 }
 
-/// `podman image inspect --format FORMAT reference`.
+/// `podman image inspect --format FORMAT reference` on the shell's podman.
 pub fn inspect(sh: &Shell, reference: &str, format: &str) -> Result<String> {
-    inspect_at(sh, &[], reference, format)
-}
-
-/// `podman image inspect` on the podman that `connection` addresses.
-pub fn inspect_at(sh: &Shell, connection: &[String], reference: &str, format: &str) -> Result<String> {
-    cmd!(sh, "podman {connection...} image inspect --format {format} {reference}")
-        .quiet()
-        .read()
-        .with_context(|| format!("inspecting image {reference} (podman {})", connection.join(" ")))
+    cmd!(sh, "podman image inspect --format {format} {reference}").quiet().read().with_context(|| format!("inspecting image {reference}"))
 }
 
 /// The diff IDs of an image's layers, bottom first.

@@ -32,24 +32,25 @@ pub struct Ran {
     pub failure: Option<anyhow::Error>,
 }
 
-/// Makes `host` ready for `cells` and says what it is: their images sent to
-/// it by content address (nothing to do on this machine's podman) and its
-/// facts, which every document it produces records.
-pub fn ready(host: &PoolHost, cells: &[CellRuns]) -> Result<Host> {
+/// Makes `host` ready for `cells`: their images sent to it by content
+/// address (nothing to do on this machine's podman) and its facts recorded
+/// in their documents.
+pub fn ready(host: &PoolHost, cells: &mut [CellRuns]) -> Result<()> {
     let name = host.display();
-    let local = podman::shell()?;
-    let first_tag = cells.first().map(|c| c.doc.provenance.image.tag.clone());
     if host.connection != Connection::Local {
-        for c in cells {
+        for c in cells.iter() {
             let image = &c.doc.provenance.image;
-            hosts::send_image(&local, &name, &host.connection, &image.tag, &image.id)?;
+            hosts::send_image(&name, &host.connection, &image.tag, &image.id)?;
         }
     }
-    let facts = match (&host.connection, first_tag) {
+    let facts = match (&host.connection, cells.first()) {
         (Connection::Local, _) | (_, None) => host::describe()?,
-        (connection, Some(tag)) => hosts::describe(&local, &name, connection, &tag)?,
+        (connection, Some(c)) => hosts::describe(&name, connection, &c.doc.provenance.image.tag)?,
     };
-    Ok(Host { entry: host.name.clone(), ..facts })
+    for c in cells {
+        c.doc.host = Host { entry: host.name.clone(), ..facts.clone() };
+    }
+    Ok(())
 }
 
 /// Runs `groups` of `cells` on `pool`: one group per host at a time, each
@@ -142,10 +143,7 @@ fn run_group(host: &PoolHost, group: &mut [CellRuns], rounds: &Rounds, cancel: &
     let sh: Shell = podman::shell_at(&host.connection)?;
     // A host that cannot take the group is lost for it like one that dies
     // in the middle: the group goes elsewhere.
-    let facts = ready(host, group).map_err(|e| HostLost { reason: format!("{e:#}") })?;
-    for c in group.iter_mut() {
-        c.doc.host = facts.clone();
-    }
+    ready(host, group).map_err(|e| HostLost { reason: format!("{e:#}") })?;
     let indices: Vec<usize> = (0..group.len()).collect();
     pipeline::measure_pairs(&sh, cancel, group, &[indices], rounds)
 }

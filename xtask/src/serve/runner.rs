@@ -116,10 +116,7 @@ fn measure_job(paths: &Paths, work: &Work, cancel: &Cancel) -> Result<Comparison
         let path = Some(dir.join(results::file_name(&format!("{}.job-{}-{name}", cell.id(), work.job))));
         cells.push(CellRuns { label: format!("{name} {}", cell.id()), spec, doc, path });
     }
-    let facts = pool::ready(&work.host, &cells).map_err(|e| HostLost { reason: format!("{e:#}") })?;
-    for c in &mut cells {
-        c.doc.host = facts.clone();
-    }
+    pool::ready(&work.host, &mut cells).map_err(|e| HostLost { reason: format!("{e:#}") })?;
     // Candidate and baseline are one pair, in a balanced order seeded by the job.
     let groups = vec![(0..cells.len()).collect::<Vec<_>>()];
     let rounds = pipeline::Rounds { first: vec![bench.runs], until_decided: None, decide_on: None, seed: work.job };
