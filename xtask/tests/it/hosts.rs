@@ -75,11 +75,30 @@ impl Drop for SecondHost {
             .args(["rm", "--all", "--force", "--time", "0"])
             .env("CONTAINERS_CONF", workspace().join("scripts/containers.conf"))
             .output();
+        // A conmon whose service was killed can outlive its removed container.
+        for pid in conmons_under(d) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
         // containers/storage bind-mounts its overlay directory onto itself.
         for mount in mounts_under(self.dir.path()) {
             let _ = Command::new("umount").arg(&mount).status();
         }
     }
+}
+
+/// PIDs of `conmon` processes that monitor containers stored under `dir`.
+fn conmons_under(dir: &Path) -> Vec<u32> {
+    let dir = dir.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if args.split(' ').next().is_some_and(|a| a.ends_with("conmon")) && args.contains(&dir) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 fn mounts_under(dir: &Path) -> Vec<String> {
@@ -108,21 +127,20 @@ fn an_image_reaches_a_second_host_by_content_address_with_the_same_id() {
     let config = gobench_core::config::parse("toolchains.toml", &text).unwrap();
     let entry = &config.host[0];
     let connection = entry.connection();
-    let sh = xtask::podman::shell().unwrap();
 
     let started = Instant::now();
-    assert_eq!(hosts::send_image(&sh, entry.name.get_ref(), &connection, &tag, &id).unwrap(), Sent::Copied);
+    assert_eq!(hosts::send_image(entry.name.get_ref(), &connection, &tag, &id).unwrap(), Sent::Copied);
     eprintln!("copied {tag} to the second host in {:.1} s", started.elapsed().as_secs_f64());
     let there = String::from_utf8(second.podman(&["image", "inspect", "--format", "{{.Id}}", &tag]).stdout).unwrap();
     assert_eq!(there.trim(), id, "the same image ID on both hosts");
-    assert_eq!(hosts::send_image(&sh, "second", &connection, &tag, &id).unwrap(), Sent::Present, "present: nothing is sent");
+    assert_eq!(hosts::send_image("second", &connection, &tag, &id).unwrap(), Sent::Present, "present: nothing is sent");
 
     // Other bytes under our content address are an error naming the host.
-    let err = hosts::send_image(&sh, "second", &connection, &tag, &"0".repeat(64)).unwrap_err();
+    let err = hosts::send_image("second", &connection, &tag, &"0".repeat(64)).unwrap_err();
     let err = format!("{err:#}");
     assert!(err.contains("host `second`") && err.contains(&id), "{err}");
 
-    let facts = hosts::describe(&sh, "second", &connection, &tag).unwrap();
+    let facts = hosts::describe("second", &connection, &tag).unwrap();
     let here = xtask::host::describe().unwrap();
     assert_eq!(facts.entry.as_deref(), Some("second"));
     assert_eq!((&facts.cpu_model, facts.kernel.as_str()), (&here.cpu_model, here.kernel.as_str()), "the same machine underneath");
