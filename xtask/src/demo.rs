@@ -225,7 +225,7 @@ timeout_secs = 300
 name = "strconv"
 workload = "go-std"
 package = "strconv"
-args = ["-test.run=^$", "-test.bench=^Benchmark(Quote|AppendQuote|UnquoteEasy)$", "-test.benchtime=100ms"]
+args = ["-test.run=^$", "-test.bench=^Benchmark(Quote|AppendQuote|UnquoteEasy)$", "-test.benchtime=1s"]
 runs = 3
 timeout_secs = 300
 
@@ -233,7 +233,7 @@ timeout_secs = 300
 name = "sort"
 workload = "go-std"
 package = "sort"
-args = ["-test.run=^$", "-test.bench=^BenchmarkSort(Ints|Strings)$", "-test.benchtime=100ms"]
+args = ["-test.run=^$", "-test.bench=^BenchmarkSort(Ints|Strings)$", "-test.benchtime=1s"]
 runs = 3
 timeout_secs = 300
 
